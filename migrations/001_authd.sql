@@ -99,6 +99,8 @@ CREATE TABLE consents (
 CREATE INDEX consents_client_idx ON consents (client_id); -- ON DELETE CASCADE from clients
 
 -- fosite requests. signature is the lookup key (a hash of the token); request_id is the grant family.
+-- data is the encoded request (as/store EncodeRequest): json, not jsonb, because it is only ever read back
+-- whole, and jsonb rejects \u0000, which a client can put in any form value it sends.
 -- client_id has no foreign key on purpose: the client is loaded by reference, so deleting a client makes its
 -- tokens unusable at once (not found) without rewriting them. Expired rows are removed by Store.Purge.
 CREATE TABLE oauth2_codes (
@@ -107,7 +109,7 @@ CREATE TABLE oauth2_codes (
     client_id   text NOT NULL,
     active      boolean NOT NULL DEFAULT true,
     expires_at  timestamptz,
-    data        jsonb NOT NULL
+    data        json NOT NULL
 );
 CREATE INDEX oauth2_codes_request_idx ON oauth2_codes (request_id);
 CREATE INDEX oauth2_codes_exp_idx ON oauth2_codes (expires_at);
@@ -118,7 +120,7 @@ CREATE TABLE oauth2_access_tokens (
     client_id   text NOT NULL,
     subject     text NOT NULL DEFAULT '',
     expires_at  timestamptz,
-    data        jsonb NOT NULL
+    data        json NOT NULL
 );
 CREATE INDEX oauth2_access_tokens_request_idx ON oauth2_access_tokens (request_id);
 CREATE INDEX oauth2_access_tokens_exp_idx ON oauth2_access_tokens (expires_at);
@@ -133,7 +135,7 @@ CREATE TABLE oauth2_refresh_tokens (
     rotated_at        timestamptz,
     revoked_at        timestamptz,
     expires_at        timestamptz,
-    data              jsonb NOT NULL
+    data              json NOT NULL
 );
 CREATE INDEX oauth2_refresh_tokens_request_idx ON oauth2_refresh_tokens (request_id);
 CREATE INDEX oauth2_refresh_tokens_exp_idx ON oauth2_refresh_tokens (expires_at);
@@ -143,6 +145,6 @@ CREATE TABLE oauth2_pkce (
     request_id  text NOT NULL,
     client_id   text NOT NULL,
     expires_at  timestamptz,
-    data        jsonb NOT NULL
+    data        json NOT NULL
 );
 CREATE INDEX oauth2_pkce_exp_idx ON oauth2_pkce (expires_at);

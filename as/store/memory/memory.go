@@ -154,6 +154,13 @@ func del[K comparable, V any](t *tx, m map[K]V, k K) {
 	delete(m, k)
 }
 
+// onRollback records an undo step for state that is not a map entry.
+func (t *tx) onRollback(f func()) {
+	if t != nil {
+		t.undo = append(t.undo, f)
+	}
+}
+
 func remember[K comparable, V any](t *tx, m map[K]V, k K) {
 	if t == nil {
 		return
@@ -290,7 +297,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 func (s *Store) ListConnections(ctx context.Context, orgID string) ([]store.Connection, error) {
 	_, unlock := s.lock(ctx)
 	defer unlock()
-	var out []store.Connection
+	out := []store.Connection{}
 	for _, c := range s.conns {
 		if orgID == "" || c.OrgID == orgID {
 			out = append(out, cloneConn(c))
@@ -317,6 +324,20 @@ func cloneUser(u store.User) store.User {
 	return u
 }
 
+// checkMemberships: every organization must exist (fosite.ErrNotFound) and appear once (ErrConflict), as
+// the PostgreSQL foreign and primary keys on memberships demand.
+func (s *Store) checkMemberships(u store.User) error {
+	for i, m := range u.Organizations {
+		if _, ok := s.orgs[m.OrgID]; !ok {
+			return fosite.ErrNotFound
+		}
+		if slices.ContainsFunc(u.Organizations[:i], func(o store.Membership) bool { return o.OrgID == m.OrgID }) {
+			return store.ErrConflict
+		}
+	}
+	return nil
+}
+
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	t, unlock := s.lock(ctx)
 	defer unlock()
@@ -326,10 +347,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if _, ok := s.users[u.ID]; ok {
 		return store.ErrConflict
 	}
-	for _, m := range u.Organizations {
-		if _, ok := s.orgs[m.OrgID]; !ok {
-			return fosite.ErrNotFound
-		}
+	if err := s.checkMemberships(u); err != nil {
+		return err
 	}
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = s.now().UTC()
@@ -342,10 +361,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 func (s *Store) UpsertUser(ctx context.Context, u store.User) (store.User, error) {
 	t, unlock := s.lock(ctx)
 	defer unlock()
-	for _, m := range u.Organizations {
-		if _, ok := s.orgs[m.OrgID]; !ok {
-			return store.User{}, fosite.ErrNotFound
-		}
+	if err := s.checkMemberships(u); err != nil {
+		return store.User{}, err
 	}
 	if id, ok := s.usernames[u.Username]; ok {
 		old := s.users[id]
@@ -473,6 +490,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if _, ok := s.clients[id]; !ok {
 		return fosite.ErrNotFound
 	}
+	for k := range s.consents {
+		if k.client == id {
+			del(t, s.consents, k) // consents belong to the client (ON DELETE CASCADE in PostgreSQL)
+		}
+	}
 	del(t, s.clients, id)
 	return nil
 }
@@ -500,23 +522,18 @@ func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
 	t, unlock := s.lock(ctx)
 	defer unlock()
-	now := s.now()
-	for k, e := range s.jtis {
-		if !e.After(now) {
-			del(t, s.jtis, k)
-		}
-	}
-	if e, ok := s.jtis[jti]; ok && e.After(now) {
+	if e, ok := s.jtis[jti]; ok && e.After(s.now()) {
 		return fosite.ErrJTIKnown
 	}
-	put(t, s.jtis, jti, exp)
+	put(t, s.jtis, jti, exp) // expired entries go in the periodic purge, not in a sweep per call
+	s.wrote(t)
 	return nil
 }
 
 // --- keys, browser sessions, consents ---
 
 func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
-	_, unlock := s.lock(ctx)
+	t, unlock := s.lock(ctx)
 	defer unlock()
 	for _, e := range s.keys {
 		if e.KID == k.KID {
@@ -525,8 +542,12 @@ func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error 
 	}
 	k.PublicJWK = slices.Clone(k.PublicJWK)
 	k.PrivateSealed = slices.Clone(k.PrivateSealed)
-	s.keys = append(s.keys, k)
-	sort.SliceStable(s.keys, func(i, j int) bool { return s.keys[i].CreatedAt.Before(s.keys[j].CreatedAt) })
+	// A new backing array, so the undo step can restore the old slice untouched by the sort.
+	old := s.keys
+	keys := append(slices.Clone(old), k)
+	sort.SliceStable(keys, func(i, j int) bool { return keys[i].CreatedAt.Before(keys[j].CreatedAt) })
+	s.keys = keys
+	t.onRollback(func() { s.keys = old })
 	return nil
 }
 
@@ -547,6 +568,9 @@ func (s *Store) CreateBrowserSession(ctx context.Context, bs store.BrowserSessio
 	defer unlock()
 	if _, ok := s.sessions[bs.IDHash]; ok {
 		return store.ErrConflict
+	}
+	if _, ok := s.users[bs.UserID]; !ok {
+		return fosite.ErrNotFound
 	}
 	put(t, s.sessions, bs.IDHash, bs)
 	return nil
@@ -582,6 +606,12 @@ func cloneConsent(c store.Consent) store.Consent {
 func (s *Store) UpsertConsent(ctx context.Context, c store.Consent) error {
 	t, unlock := s.lock(ctx)
 	defer unlock()
+	if _, ok := s.users[c.UserID]; !ok {
+		return fosite.ErrNotFound
+	}
+	if _, ok := s.clients[c.ClientID]; !ok {
+		return fosite.ErrNotFound
+	}
 	put(t, s.consents, consentKey{c.UserID, c.ClientID, c.Resource}, cloneConsent(c))
 	return nil
 }

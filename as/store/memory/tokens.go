@@ -30,24 +30,60 @@ func (s *Store) createRow(ctx context.Context, m map[string]tokenRow, sig, acces
 		return store.ErrConflict
 	}
 	put(t, m, sig, tokenRow{data: data, requestID: meta.RequestID, accessSig: accessSig, active: true, expiresAt: meta.ExpiresAt})
+	s.wrote(t)
+	return nil
+}
+
+// wrote counts a write and purges every purgeEvery writes, so memory stays bounded without a sweeper.
+func (s *Store) wrote(t *tx) {
 	s.writes++
 	if s.writes%purgeEvery == 0 {
 		s.purgeLocked(t)
 	}
-	return nil
 }
 
-// purgeLocked drops rows that can no longer be used. Rotated refresh tokens stay until they expire: reuse
-// detection needs them.
-func (s *Store) purgeLocked(t *tx) {
+// PurgeAfter is how long expired authorization codes, PKCE sessions and access tokens are kept.
+const PurgeAfter = time.Hour
+
+// Purge deletes rows that can no longer matter and returns how many went, with the semantics of the
+// PostgreSQL store's Purge: codes, PKCE sessions and access tokens expired more than PurgeAfter ago; refresh
+// tokens whose expiry passed (reuse detection needs rotated ones until then; RFC 6819 §5.2.2.3); client
+// assertion jtis past their expiry (RFC 7523 §3); expired browser sessions. The store also purges by itself
+// every purgeEvery writes.
+func (s *Store) Purge(ctx context.Context) (int64, error) {
+	t, unlock := s.lock(ctx)
+	defer unlock()
+	return s.purgeLocked(t), nil
+}
+
+func (s *Store) purgeLocked(t *tx) int64 {
 	now := s.now()
-	for _, m := range []map[string]tokenRow{s.codes, s.access, s.refresh, s.pkce} {
+	var n int64
+	drop := func(m map[string]tokenRow, before time.Time) {
 		for k, row := range m {
-			if !row.expiresAt.IsZero() && row.expiresAt.Add(time.Hour).Before(now) {
+			if !row.expiresAt.IsZero() && row.expiresAt.Before(before) {
 				del(t, m, k)
+				n++
 			}
 		}
 	}
+	drop(s.codes, now.Add(-PurgeAfter))
+	drop(s.pkce, now.Add(-PurgeAfter))
+	drop(s.access, now.Add(-PurgeAfter))
+	drop(s.refresh, now)
+	for k, exp := range s.jtis {
+		if !exp.After(now) {
+			del(t, s.jtis, k)
+			n++
+		}
+	}
+	for k, bs := range s.sessions {
+		if !bs.ExpiresAt.After(now) {
+			del(t, s.sessions, k)
+			n++
+		}
+	}
+	return n
 }
 
 // --- authorization codes ---
