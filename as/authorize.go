@@ -46,6 +46,9 @@ func (s *Server) parseAuthorization(ctx context.Context, r *http.Request) (*auth
 	if rm := form.Get("response_mode"); rm != "" && rm != "query" {
 		return a, errInvalidRequest("Only response_mode=query is supported.")
 	}
+	if err := checkPKCE(form); err != nil {
+		return a, err
+	}
 	if !slices.Contains(c.GrantTypes, "authorization_code") {
 		return a, fosite.ErrUnauthorizedClient.WithHint("The client may not use the authorization code grant.")
 	}
@@ -57,6 +60,10 @@ func (s *Server) parseAuthorization(ctx context.Context, r *http.Request) (*auth
 	}
 	if len(a.scopes) == 0 {
 		return a, errInvalidScope("The request names no scope and the resource has no default scope this client may have.")
+	}
+	// RFC 9449 §10: dpop_jkt is the base64url SHA-256 thumbprint of the key the code will be bound to.
+	if v, ok := form["dpop_jkt"]; ok && (len(v) != 1 || len(v[0]) != 43 || strings.Trim(v[0], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "") {
+		return a, errInvalidRequest("dpop_jkt must be one base64url SHA-256 JWK thumbprint.")
 	}
 	a.prompt = strings.Fields(form.Get("prompt"))
 	if a.hasPrompt("none") && len(a.prompt) > 1 {
@@ -122,6 +129,24 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/consent?"+query, http.StatusSeeOther)
 }
 
+// checkPKCE refuses a request without an S256 challenge before the user is asked anything (fosite checks
+// only when it builds the response, after login and consent).
+func checkPKCE(form url.Values) error {
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case challenge == "":
+		// OAuth 2.1 §4.1.1: clients MUST use code_challenge; mcpauth requires it of every client.
+		return errInvalidRequest("code_challenge is required (PKCE, RFC 7636).")
+	case method != "S256":
+		// OAuth 2.1 §4.1.1 / RFC 7636 §4.2: only S256 is offered; plain (or the default, plain) is refused.
+		return errInvalidRequest("code_challenge_method must be S256.")
+	case len(challenge) != 43 || strings.Trim(challenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "":
+		// RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters without padding.
+		return errInvalidRequest("code_challenge is not a base64url SHA-256 value.")
+	}
+	return nil
+}
+
 // rememberedConsent returns a stored consent that covers this request.
 func (s *Server) rememberedConsent(ctx context.Context, user *store.User, a *authorization) (store.Consent, bool) {
 	c, err := s.st.GetConsent(ctx, user.ID, a.client.ID, a.resource.URI)
@@ -152,6 +177,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authorizat
 		Resource:    a.resource.URI,
 		OrgID:       orgID,
 		Connections: nonNil(conns),
+		CodeJKT:     a.ar.GetRequestForm().Get("dpop_jkt"),
 	}
 	resp, err := s.provider.NewAuthorizeResponse(r.Context(), a.ar, sess)
 	if err != nil {
@@ -196,4 +222,3 @@ func cloneValues(v url.Values) url.Values {
 	}
 	return out
 }
-

@@ -2,6 +2,8 @@ package as
 
 import (
 	"log/slog"
+
+	"github.com/ddls/mcpauth/dpop"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +35,13 @@ type Options struct {
 	// Gatherer is served at /metrics; nil: the private registry (or prometheus.DefaultGatherer when
 	// Registerer is prometheus.DefaultRegisterer).
 	Gatherer prometheus.Gatherer
+	// DPoPAlgs are the JWS algorithms accepted in DPoP proofs; empty: ES256, EdDSA, RS256, PS256.
+	DPoPAlgs []string
+	// DPoPReplay records proof jti values; nil: in memory (per process). Use the PostgreSQL replay store when
+	// several replicas share a database, so a proof replayed to another replica is refused too.
+	DPoPReplay dpop.ReplayStore
+	// DPoPNonces makes the token endpoint demand server nonces in DPoP proofs (RFC 9449 §8).
+	DPoPNonces bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxBodyBytes bounds request bodies. Default 64 KiB.

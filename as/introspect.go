@@ -23,7 +23,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	client, err := s.provider.AuthenticateClient(ctx, r, r.PostForm)
 	if err != nil {
-		s.writeIntrospectError(w, err)
+		// RFC 6749 §5.2: missing, unknown or failed client authentication is invalid_client.
+		s.writeIntrospectError(w, fosite.ErrInvalidClient.WithWrap(err))
 		return
 	}
 	if client.IsPublic() {

@@ -25,6 +25,8 @@ type Metadata struct {
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
+	// RFC 9449 §5.1: the algorithms accepted in DPoP proofs.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 	// RFC 9207 §3: every authorization response carries iss.
 	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }
@@ -63,6 +65,7 @@ func (s *Server) metadata(r *http.Request) (*Metadata, error) {
 		RevocationEndpointAuthMethodsSupported:     []string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"},
 		CodeChallengeMethodsSupported:              []string{"S256"}, // OAuth 2.1 §4.1.1: plain is not offered
 		AuthorizationResponseISSParameterSupported: true,
+		DPoPSigningAlgValuesSupported:              s.dpopVerifier.AllowedAlgs(),
 	}, nil
 }
 

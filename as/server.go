@@ -18,25 +18,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ddls/mcpauth/as/store"
+	"github.com/ddls/mcpauth/dpop"
 	"github.com/ddls/mcpauth/internal/oauthuri"
 )
 
 // Server is the mcpauth authorization server.
 type Server struct {
-	issuer   string
-	st       store.Store
-	opts     Options
-	log      *slog.Logger
-	now      func() time.Time
-	keys     *keyRing
-	strategy *tokenStrategy
-	provider *fosite.Fosite
-	fcfg     *fosite.Config
-	pages    *template.Template
-	metrics  *metrics
-	gatherer prometheus.Gatherer
-	secure   bool // issuer is https: __Host- cookies, Secure flag
-	handler  http.Handler
+	issuer       string
+	st           store.Store
+	opts         Options
+	log          *slog.Logger
+	now          func() time.Time
+	keys         *keyRing
+	strategy     *tokenStrategy
+	provider     *fosite.Fosite
+	fcfg         *fosite.Config
+	pages        *template.Template
+	metrics      *metrics
+	gatherer     prometheus.Gatherer
+	secure       bool // issuer is https: __Host- cookies, Secure flag
+	dpopVerifier *dpop.Verifier
+	dpopNonces   *dpop.NonceSource
+	handler      http.Handler
 }
 
 // New builds a server for issuer on st. It loads the signing keys, creating the first one if the store has
@@ -69,6 +72,9 @@ func New(ctx context.Context, issuer string, st store.Store, opts *Options) (*Se
 		secure: u.Scheme == "https",
 	}
 	s.strategy = &tokenStrategy{issuer: issuer, keys: keys, now: o.Now}
+	if s.dpopVerifier, s.dpopNonces, err = newDPoP(o); err != nil {
+		return nil, fmt.Errorf("as: dpop: %w", err)
+	}
 	s.fcfg = &fosite.Config{
 		AccessTokenLifespan:   o.AccessTokenTTL,
 		RefreshTokenLifespan:  o.RefreshTokenTTL,
@@ -153,9 +159,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /jwks.json", s.handleJWKS)
 	mux.Handle("GET /authorize", s.instrument("authorize", s.handleAuthorize))
 	mux.Handle("POST /authorize", s.instrument("authorize", s.handleAuthorize))
-	mux.Handle("POST /token", s.instrument("token", s.handleToken))
+	// Browser-based clients (MCP Inspector, web apps) call these cross-origin; no cookies are involved.
+	mux.Handle("POST /token", cors(s.instrument("token", s.handleToken)))
+	mux.Handle("OPTIONS /token", cors(nil))
 	mux.Handle("POST /introspect", s.instrument("introspect", s.handleIntrospect))
-	mux.Handle("POST /revoke", s.instrument("revoke", s.handleRevoke))
+	mux.Handle("POST /revoke", cors(s.instrument("revoke", s.handleRevoke)))
+	mux.Handle("OPTIONS /revoke", cors(nil))
 	mux.Handle("GET /login", s.instrument("login", s.handleLoginPage))
 	mux.Handle("POST /login", s.instrument("login", s.handleLoginSubmit))
 	mux.Handle("GET /consent", s.instrument("consent", s.handleConsentPage))
@@ -180,6 +189,24 @@ func (s *Server) common(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors allows cross-origin calls without credentials and exposes the headers DPoP clients read. A nil
+// handler answers preflight requests only.
+func cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Expose-Headers", "DPoP-Nonce, WWW-Authenticate")
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -18,7 +18,9 @@ type Session struct {
 	OrgID           string                         `json:"org_id,omitempty"`
 	Connections     []string                       `json:"connections,omitempty"`
 	UserDelegations []string                       `json:"user_delegations,omitempty"`
-	JKT             string                         `json:"jkt,omitempty"` // RFC 9449 §6: cnf.jkt of bound tokens
+	JKT             string                         `json:"jkt,omitempty"`         // RFC 9449 §6: cnf.jkt of the access token
+	RefreshJKT      string                         `json:"refresh_jkt,omitempty"` // RFC 9449 §5: key a public client's refresh token is bound to
+	CodeJKT         string                         `json:"code_jkt,omitempty"`    // RFC 9449 §10: dpop_jkt of the authorization request
 	ExpiresAt       map[fosite.TokenType]time.Time `json:"expires_at,omitempty"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/ddls/mcpauth/as/store"
+	"github.com/ddls/mcpauth/dpop"
 	"github.com/ddls/mcpauth/internal/oauthuri"
 )
 
@@ -25,6 +26,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if gt := r.PostForm.Get("grant_type"); gt != "" {
 		grant = gt
 	}
+	if err := s.precheckToken(ctx, r); err != nil {
+		s.writeTokenError(ctx, w, grant, fosite.NewAccessRequest(sess), err)
+		return
+	}
+	if s.dpopNonces != nil {
+		// RFC 9449 §8.2: a fresh nonce on every response, so clients stay ahead of rotation.
+		w.Header().Set("DPoP-Nonce", s.dpopNonces.Issue())
+	}
+	proof, err := s.verifyTokenProof(ctx, r)
+	if err != nil {
+		s.writeTokenError(ctx, w, grant, fosite.NewAccessRequest(sess), err)
+		return
+	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		s.writeTokenError(ctx, w, grant, ar, err)
@@ -35,7 +49,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(ctx, w, grant, ar, fosite.ErrServerError)
 		return
 	}
-	if err := s.prepareGrant(ctx, r, ar, client); err != nil {
+	if err := s.prepareGrant(ctx, r, ar, client, proof); err != nil {
 		s.writeTokenError(ctx, w, grant, ar, err)
 		return
 	}
@@ -60,6 +74,34 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 }
 
+// precheckToken gives the RFC 6749 §5.2 error codes fosite would blur: unsupported_grant_type for grants we do
+// not offer, invalid_client when no client authentication is present at all, unauthorized_client for a
+// public client asking for client credentials (RFC 6749 §4.4: confidential clients only).
+func (s *Server) precheckToken(ctx context.Context, r *http.Request) error {
+	gt := r.PostForm.Get("grant_type")
+	switch gt {
+	case "authorization_code", "refresh_token", "client_credentials":
+	case "":
+		return errInvalidRequest("The grant_type parameter is missing.")
+	default:
+		return fosite.ErrUnsupportedGrantType.WithHint("Supported grant types: authorization_code, refresh_token, client_credentials.")
+	}
+	user, _, basic := r.BasicAuth()
+	clientID := r.PostForm.Get("client_id")
+	if !basic && clientID == "" && r.PostForm.Get("client_assertion") == "" {
+		return fosite.ErrInvalidClient.WithHint("No client authentication was included.")
+	}
+	if gt == "client_credentials" {
+		if basic {
+			clientID = user
+		}
+		if c, err := s.st.GetClientRecord(ctx, clientID); err == nil && c.Public {
+			return fosite.ErrUnauthorizedClient.WithHint("Public clients cannot use the client credentials grant.")
+		}
+	}
+	return nil
+}
+
 func sessionJKT(ar fosite.Requester) string {
 	if s, ok := ar.GetSession().(*Session); ok {
 		return s.JKT
@@ -69,7 +111,7 @@ func sessionJKT(ar fosite.Requester) string {
 
 // prepareGrant applies mcpauth's rules between fosite's request validation and token issuance: the RFC 8707
 // target, the scopes, the token lifetime and the organization claims.
-func (s *Server) prepareGrant(ctx context.Context, r *http.Request, ar fosite.AccessRequester, c *store.FositeClient) error {
+func (s *Server) prepareGrant(ctx context.Context, r *http.Request, ar fosite.AccessRequester, c *store.FositeClient, proof *dpop.Proof) error {
 	sess, err := sessionOf(ar)
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
@@ -115,6 +157,9 @@ func (s *Server) prepareGrant(ctx context.Context, r *http.Request, ar fosite.Ac
 		} else if err != nil {
 			return fosite.ErrServerError.WithWrap(err)
 		}
+	}
+	if err := s.bindDPoP(ar, c, res, sess, proof); err != nil {
+		return err
 	}
 	sess.SetExpiresAt(fosite.AccessToken, s.now().UTC().Add(s.accessTTL(res)).Truncate(1e9))
 	return nil
