@@ -257,3 +257,7 @@ func nullTime(t time.Time) any {
 	}
 	return t
 }
+
+// Pool returns the store's pool, for components that keep their own tables in the same database (the DPoP
+// replay store). The store still owns it: Close closes it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
