@@ -179,7 +179,19 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authorizat
 		Connections: nonNil(conns),
 		CodeJKT:     a.ar.GetRequestForm().Get("dpop_jkt"),
 	}
-	resp, err := s.provider.NewAuthorizeResponse(r.Context(), a.ar, sess)
+	// The code and its PKCE session are written in one transaction: one commit, and never one without the
+	// other.
+	ctx, err := s.st.BeginTX(r.Context())
+	if err != nil {
+		s.writeAuthorizeError(w, r, a.ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+	resp, err := s.provider.NewAuthorizeResponse(ctx, a.ar, sess)
+	if err == nil {
+		err = s.st.Commit(ctx)
+	} else {
+		_ = s.st.Rollback(ctx)
+	}
 	if err != nil {
 		s.writeAuthorizeError(w, r, a.ar, err)
 		return

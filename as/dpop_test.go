@@ -276,7 +276,7 @@ func TestDPoPConfidentialRebind(t *testing.T) {
 	e := newEnv(t, storeKinds[0].open, envOptions{})
 	// multi can do authorization_code; log in through the pages with its redirect URI.
 	conf := &oauth2.Config{ClientID: "multi", ClientSecret: multiSecret, RedirectURL: "https://app.example.com/cb",
-		Scopes: []string{"mcp:tools", "offline_access"},
+		Scopes:   []string{"mcp:tools", "offline_access"},
 		Endpoint: oauth2.Endpoint{AuthURL: e.issuer + "/authorize", TokenURL: e.issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
 	v := oauth2.GenerateVerifier()
 	code := e.codeFor(conf, v)

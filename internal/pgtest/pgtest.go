@@ -74,7 +74,13 @@ func URL(t testing.TB) string {
 // Pool returns a pool on a fresh, migrated database, closed when the test ends.
 func Pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), URL(t))
+	cfg, err := pgxpool.ParseConfig(URL(t))
+	if err != nil {
+		t.Fatalf("pgtest: pool: %v", err)
+	}
+	// Enough connections for concurrency tests and benchmarks with 16 clients (group commit needs them).
+	cfg.MaxConns = 16
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("pgtest: pool: %v", err)
 	}
