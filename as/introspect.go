@@ -108,5 +108,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	// RFC 7009 §2.1: the client authenticates; fosite checks the token belongs to it and revokes the whole
 	// grant for a refresh token, the access token's grant family for an access token.
 	err := s.provider.NewRevocationRequest(ctx, r)
+	if err != nil {
+		err = normalizeClientAuthError(r, err)
+	}
 	s.provider.WriteRevocationResponse(ctx, w, err)
 }

@@ -41,7 +41,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
-		s.writeTokenError(ctx, w, grant, ar, err)
+		s.writeTokenError(ctx, w, grant, ar, normalizeClientAuthError(r, err))
 		return
 	}
 	client, ok := ar.GetClient().(*store.FositeClient)
@@ -100,6 +100,20 @@ func (s *Server) precheckToken(ctx context.Context, r *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// normalizeClientAuthError turns fosite's client-assertion failures into RFC 6749 §5.2 invalid_client: a
+// replayed jti comes back as the non-standard "jti_known", an expired or malformed assertion as an
+// unclassified error (a 500). RFC 7523 §3: "the authorization server MUST … return invalid_client".
+func normalizeClientAuthError(r *http.Request, err error) error {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	switch {
+	case rfc.ErrorField == fosite.ErrJTIKnown.ErrorField:
+		return fosite.ErrInvalidClient.WithHint("The client assertion was already used.").WithWrap(err)
+	case r.PostForm.Get("client_assertion") != "" && (rfc.CodeField >= 500 || rfc.ErrorField == "error"):
+		return fosite.ErrInvalidClient.WithHint("The client assertion is invalid or expired.").WithWrap(err)
+	}
+	return err
 }
 
 func sessionJKT(ar fosite.Requester) string {

@@ -82,6 +82,13 @@ func (c *FositeClient) GetJSONWebKeys() *jose.JSONWebKeySet {
 		}
 		var set jose.JSONWebKeySet
 		if err := json.Unmarshal(c.JWKS, &set); err == nil {
+			// RFC 7517 §4.2: "use" is optional. Keys registered for client authentication are signature
+			// keys; fosite only looks at keys marked "sig", so say so for those that do not.
+			for i := range set.Keys {
+				if set.Keys[i].Use == "" {
+					set.Keys[i].Use = "sig"
+				}
+			}
 			c.jwks = &set
 		}
 	})
