@@ -26,7 +26,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if gt := r.PostForm.Get("grant_type"); gt != "" {
 		grant = gt
 	}
-	if err := s.precheckToken(ctx, r); err != nil {
+	if err := s.precheckToken(r); err != nil {
 		s.writeTokenError(ctx, w, grant, fosite.NewAccessRequest(sess), err)
 		return
 	}
@@ -41,7 +41,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
-		s.writeTokenError(ctx, w, grant, ar, normalizeClientAuthError(r, err))
+		s.writeTokenError(ctx, w, grant, ar, s.refineTokenError(ctx, r, normalizeClientAuthError(r, err)))
 		return
 	}
 	client, ok := ar.GetClient().(*store.FositeClient)
@@ -75,9 +75,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // precheckToken gives the RFC 6749 §5.2 error codes fosite would blur: unsupported_grant_type for grants we do
-// not offer, invalid_client when no client authentication is present at all, unauthorized_client for a
-// public client asking for client credentials (RFC 6749 §4.4: confidential clients only).
-func (s *Server) precheckToken(ctx context.Context, r *http.Request) error {
+// not offer, invalid_client when no client authentication is present at all.
+func (s *Server) precheckToken(r *http.Request) error {
 	gt := r.PostForm.Get("grant_type")
 	switch gt {
 	case "authorization_code", "refresh_token", "client_credentials":
@@ -86,20 +85,28 @@ func (s *Server) precheckToken(ctx context.Context, r *http.Request) error {
 	default:
 		return fosite.ErrUnsupportedGrantType.WithHint("Supported grant types: authorization_code, refresh_token, client_credentials.")
 	}
-	user, _, basic := r.BasicAuth()
-	clientID := r.PostForm.Get("client_id")
-	if !basic && clientID == "" && r.PostForm.Get("client_assertion") == "" {
+	_, _, basic := r.BasicAuth()
+	if !basic && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == "" {
 		return fosite.ErrInvalidClient.WithHint("No client authentication was included.")
 	}
-	if gt == "client_credentials" {
-		if basic {
-			clientID = user
-		}
-		if c, err := s.st.GetClientRecord(ctx, clientID); err == nil && c.Public {
-			return fosite.ErrUnauthorizedClient.WithHint("Public clients cannot use the client credentials grant.")
-		}
-	}
 	return nil
+}
+
+// refineTokenError replaces fosite's invalid_grant for a public client asking for client credentials with
+// RFC 6749 §5.2 unauthorized_client (§4.4: confidential clients only). The client is looked up only on this
+// error path, never for a successful request.
+func (s *Server) refineTokenError(ctx context.Context, r *http.Request, err error) error {
+	if r.PostForm.Get("grant_type") != "client_credentials" || fosite.ErrorToRFC6749Error(err).ErrorField != fosite.ErrInvalidGrant.ErrorField {
+		return err
+	}
+	id := r.PostForm.Get("client_id")
+	if user, _, ok := r.BasicAuth(); ok {
+		id = user
+	}
+	if c, lerr := s.st.GetClientRecord(ctx, id); lerr == nil && c.Public {
+		return fosite.ErrUnauthorizedClient.WithHint("Public clients cannot use the client credentials grant.")
+	}
+	return err
 }
 
 // normalizeClientAuthError turns fosite's client-assertion failures into RFC 6749 §5.2 invalid_client: a
