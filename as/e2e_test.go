@@ -411,6 +411,10 @@ func TestMetadata(t *testing.T) {
 	if !slices.Contains(methods, any("none")) || !slices.Contains(methods, any("private_key_jwt")) {
 		t.Errorf("token_endpoint_auth_methods_supported %v", methods)
 	}
+	// RFC 9449 §5.1
+	if !equalAny(md["dpop_signing_alg_values_supported"], "ES256", "RS256", "PS256", "EdDSA") {
+		t.Errorf("dpop_signing_alg_values_supported %v", md["dpop_signing_alg_values_supported"])
+	}
 	scopes, _ := md["scopes_supported"].([]any)
 	for _, s := range []string{"mcp:tools", "mcp:admin", "api:read", "offline_access"} {
 		if !slices.Contains(scopes, any(s)) {
