@@ -1,9 +1,10 @@
 // Package pgtest gives tests a fresh, migrated PostgreSQL database on a real server.
 //
-// The server comes from TEST_DATABASE_URL (CI and developer machines run a local PostgreSQL). Without it the
-// test is skipped with a message saying how to run it, except when CI=true: there a missing database is a
-// failure, never a silent skip. Each call creates its own database, so packages running in parallel never
-// share state, and drops it when the test ends.
+// The server comes from TEST_DATABASE_URL (CI and developer machines run a local PostgreSQL); without it,
+// from a PostgreSQL container started with testcontainers-go where Docker is available (one per test
+// binary, removed when it exits); without either, the test is skipped with a message saying how to run it.
+// Under CI=true a missing TEST_DATABASE_URL is a failure, never a skip. Each call creates its own database,
+// so packages and tests running in parallel never share state, and drops it when the test ends.
 package pgtest
 
 import (
@@ -29,7 +30,10 @@ func URL(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("pgtest: TEST_DATABASE_URL is not set; under CI=true database tests must run, not skip")
 		}
-		t.Skip("pgtest: set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run PostgreSQL tests")
+		var err error
+		if base, err = containerURL(); err != nil {
+			t.Skipf("pgtest: no TEST_DATABASE_URL and no Docker for a test container (%v); set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run PostgreSQL tests", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
