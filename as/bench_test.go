@@ -130,3 +130,41 @@ func loginCookies(tb testing.TB, e *env) []*http.Cookie {
 	br.login("alice", alicePW)
 	return br.c.Jar.Cookies(mustURL(e.issuer))
 }
+
+// BenchmarkTokenClientCredentialsDPoP: DPoP-bound client-credentials tokens, with the replay store of the
+// deployment (memory, or PostgreSQL shared by replicas). Proofs are made before the timer starts.
+func BenchmarkTokenClientCredentialsDPoP(b *testing.B) {
+	for _, sk := range storeKinds {
+		b.Run(sk.name, func(b *testing.B) {
+			e := newEnv(b, sk.open, envOptions{pgReplay: sk.name == "postgres"})
+			h := e.srv.Handler()
+			k := newKey(b)
+			proofs := make(chan string, b.N)
+			for range b.N {
+				p, err := k.Proof(http.MethodPost, e.issuer+"/token", "", "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				proofs <- p
+			}
+			close(proofs)
+			form := url.Values{"grant_type": {"client_credentials"}, "resource": {mcpResource}}.Encode()
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest(http.MethodPost, e.issuer+"/token", strings.NewReader(form))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.SetBasicAuth("svc-reporter", svcSecret)
+					req.Header.Set("DPoP", <-proofs)
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Fatalf("status %d: %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		})
+	}
+}
