@@ -21,6 +21,7 @@ import (
 	"github.com/ddls/mcpauth/as/store/memory"
 	"github.com/ddls/mcpauth/as/store/postgres"
 	"github.com/ddls/mcpauth/dpop"
+	"github.com/ddls/mcpauth/dpop/pgreplay"
 	"github.com/ddls/mcpauth/internal/pgtest"
 )
 
@@ -76,7 +77,7 @@ func newEnv(t testing.TB, open openFunc, eo envOptions) *env {
 	st, pool := open(t, store.Options{RefreshGracePeriod: eo.grace, Now: eo.now})
 	e := &env{t: t, st: st, now: eo.now, pool: pool}
 	if eo.pgReplay {
-		rs, err := dpop.NewPostgresReplayStore(pool, nil)
+		rs, err := pgreplay.New(pool, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,9 @@
 //     comparison with a token's cnf.jkt (Verifier.VerifyBound).
 //   - RFC 9449 §8 and §9: stateless server nonces (NonceSource), valid on every replica sharing the secret.
 //   - RFC 9449 §11.1: jti replay detection through a ReplayStore, in memory (MemoryReplayStore) or in
-//     PostgreSQL shared by replicas (PostgresReplayStore, table from migrations/002_dpop_replay.sql).
+//     PostgreSQL shared by replicas (package dpop/pgreplay, kept apart so dpop and rs do not link a database
+//     driver; table from migrations/002_dpop_replay.sql). Package dpop/dpoptest has the conformance suite
+//     every ReplayStore passes.
 //   - Client side: keys (GenerateKey, NewKey over any crypto.Signer), proofs (Key.Proof), and Transport, an
 //     http.RoundTripper that signs every request, sends DPoP-bound tokens, remembers DPoP-Nonce per origin
 //     and retries once on use_dpop_nonce (RFC 9449 §7.1, §8.2, §9). ParseChallenges reads the

@@ -12,10 +12,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ddls/mcpauth/dpop"
 )
@@ -139,25 +136,6 @@ func ExampleNewMemoryReplayStore() {
 	// Output:
 	// <nil>
 	// true
-}
-
-// Replicas share one replay store in PostgreSQL (migrations/002_dpop_replay.sql).
-func ExampleNewPostgresReplayStore() {
-	url := os.Getenv("DATABASE_URL")
-	if url == "" {
-		return
-	}
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer pool.Close()
-	store, err := dpop.NewPostgresReplayStore(pool, nil) // purges expired rows once a minute
-	if err != nil {
-		log.Fatal(err)
-	}
-	v, _ := dpop.NewVerifier(&dpop.VerifierOptions{Replay: store})
-	_ = v
 }
 
 func ExampleParseChallenges() {

@@ -24,10 +24,9 @@ type ReplayStore interface {
 	Use(ctx context.Context, key string, until time.Time) error
 }
 
-var (
-	_ ReplayStore = (*MemoryReplayStore)(nil)
-	_ ReplayStore = (*PostgresReplayStore)(nil)
-)
+// A ReplayStore in PostgreSQL, shared by replicas, is in package dpop/pgreplay, so that verifying proofs does
+// not link a database driver; package dpop/dpoptest has the conformance suite every ReplayStore passes.
+var _ ReplayStore = (*MemoryReplayStore)(nil)
 
 // replayKey is the store key for a (jkt, jti) pair: a SHA-256 over both, so its length is bounded whatever
 // the client sends, and a jti is scoped to its key (two clients may pick the same jti).

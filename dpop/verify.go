@@ -51,7 +51,7 @@ type VerifierOptions struct {
 	Now func() time.Time
 	// Replay records jti values. nil means a MemoryReplayStore with default bounds on the same clock, which
 	// only protects one process: a deployment with several replicas MUST use a shared store such as
-	// PostgresReplayStore.
+	// pgreplay.Store (package dpop/pgreplay).
 	Replay ReplayStore
 	// Nonces, when set, makes a valid server nonce mandatory (RFC 9449 §8, §9): a proof without one, or with
 	// a stale one, fails with CodeUseNonce, and the caller sends Nonces.Issue() in a DPoP-Nonce header.

@@ -24,8 +24,9 @@ type Options struct {
 	// dpop_bound_access_tokens_required in the metadata).
 	RequireDPoP bool
 	// DPoP configures the proof verifier. nil means the zero dpop.VerifierOptions. Its in-memory replay store
-	// protects one process only: several replicas MUST share a store (dpop.PostgresReplayStore). With Nonces
-	// set, proofs must carry a current server nonce and every response carries DPoP-Nonce (RFC 9449 §9).
+	// protects one process only: several replicas MUST share a store (pgreplay.Store from dpop/pgreplay, in
+	// PostgreSQL). With Nonces set, proofs must carry a current server nonce and every response carries
+	// DPoP-Nonce (RFC 9449 §9).
 	DPoP *dpop.VerifierOptions
 	// MetadataURL is the resource_metadata of the challenges (RFC 9728 §5.1); empty means the
 	// path-suffixed well-known URL of the verifier's resource (prm.MetadataURL).

@@ -18,7 +18,7 @@ import (
 	"github.com/ddls/mcpauth/as/store"
 	"github.com/ddls/mcpauth/as/store/memory"
 	"github.com/ddls/mcpauth/as/store/postgres"
-	"github.com/ddls/mcpauth/dpop"
+	"github.com/ddls/mcpauth/dpop/pgreplay"
 	"github.com/ddls/mcpauth/internal/oauthuri"
 	"github.com/ddls/mcpauth/migrations"
 )
@@ -169,7 +169,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if pg, ok := st.(*postgres.Store); ok {
 		// Proof jti values are shared by every replica on this database (RFC 9449 §11.1).
-		if opts.DPoPReplay, err = dpop.NewPostgresReplayStore(pg.Pool(), nil); err != nil {
+		if opts.DPoPReplay, err = pgreplay.New(pg.Pool(), nil); err != nil {
 			return err
 		}
 	}

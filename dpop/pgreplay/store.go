@@ -1,6 +1,6 @@
 // https://www.rfc-editor.org/rfc/rfc9449
 
-package dpop
+package pgreplay
 
 import (
 	"context"
@@ -10,10 +10,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ddls/mcpauth/dpop"
 )
 
-// PostgresReplayOptions configures a PostgresReplayStore. The zero value is usable.
-type PostgresReplayOptions struct {
+var _ dpop.ReplayStore = (*Store)(nil)
+
+// Options configures a Store. The zero value is usable.
+type Options struct {
 	// Now is the clock; nil means time.Now. Expiry is judged by this clock, not the database's, so the
 	// replay window matches the iat window the Verifier applies with the same clock.
 	Now func() time.Time
@@ -24,9 +28,9 @@ type PostgresReplayOptions struct {
 	PurgeBatch int
 }
 
-// PostgresReplayStore is a ReplayStore shared by every replica through the dpop_replay table
+// Store is a dpop.ReplayStore shared by every replica through the dpop_replay table
 // (migrations/002_dpop_replay.sql).
-type PostgresReplayStore struct {
+type Store struct {
 	pool       *pgxpool.Pool
 	now        func() time.Time
 	interval   time.Duration
@@ -35,12 +39,12 @@ type PostgresReplayStore struct {
 	purgeGuard atomic.Bool
 }
 
-// NewPostgresReplayStore returns a store on pool. The dpop_replay table must exist (run the migrations).
-func NewPostgresReplayStore(pool *pgxpool.Pool, opts *PostgresReplayOptions) (*PostgresReplayStore, error) {
+// New returns a store on pool. The dpop_replay table must exist (run the migrations).
+func New(pool *pgxpool.Pool, opts *Options) (*Store, error) {
 	if pool == nil {
-		return nil, errors.New("dpop: PostgresReplayStore needs a pool")
+		return nil, errors.New("pgreplay: New needs a pool")
 	}
-	var o PostgresReplayOptions
+	var o Options
 	if opts != nil {
 		o = *opts
 	}
@@ -51,12 +55,12 @@ func NewPostgresReplayStore(pool *pgxpool.Pool, opts *PostgresReplayOptions) (*P
 		o.PurgeInterval = time.Minute
 	}
 	if o.PurgeBatch < 0 {
-		return nil, errors.New("dpop: PurgeBatch must not be negative")
+		return nil, errors.New("pgreplay: PurgeBatch must not be negative")
 	}
 	if o.PurgeBatch == 0 {
 		o.PurgeBatch = 10000
 	}
-	s := &PostgresReplayStore{pool: pool, now: o.Now, interval: o.PurgeInterval, batch: o.PurgeBatch}
+	s := &Store{pool: pool, now: o.Now, interval: o.PurgeInterval, batch: o.PurgeBatch}
 	s.nextPurge.Store(o.Now().Add(o.PurgeInterval).UnixNano())
 	return s, nil
 }
@@ -65,12 +69,12 @@ func NewPostgresReplayStore(pool *pgxpool.Pool, opts *PostgresReplayOptions) (*P
 // inserts of one key, PostgreSQL serializes them on the primary key: the first inserts, the others find the
 // conflict, re-check the WHERE against the committed row, and update nothing. So exactly one sees one row
 // affected.
-const replayInsertSQL = `INSERT INTO dpop_replay (key, expires_at) VALUES ($1, $2)
+const insertSQL = `INSERT INTO dpop_replay (key, expires_at) VALUES ($1, $2)
 ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at
 WHERE dpop_replay.expires_at <= $3`
 
-// Use implements ReplayStore.
-func (s *PostgresReplayStore) Use(ctx context.Context, key string, until time.Time) error {
+// Use implements dpop.ReplayStore: a replay is reported as dpop.CheckReplay, as by dpop.MemoryReplayStore.
+func (s *Store) Use(ctx context.Context, key string, until time.Time) error {
 	now := s.now()
 	if s.interval > 0 && now.UnixNano() >= s.nextPurge.Load() {
 		s.backgroundPurge(ctx, now)
@@ -83,32 +87,32 @@ func (s *PostgresReplayStore) Use(ctx context.Context, key string, until time.Ti
 		var live bool
 		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dpop_replay WHERE key = $1 AND expires_at > $2)`, key, now).Scan(&live)
 		if err != nil {
-			return fmt.Errorf("dpop: replay store: %w", err)
+			return fmt.Errorf("pgreplay: %w", err)
 		}
 		if live {
-			return CheckReplay
+			return dpop.CheckReplay
 		}
 		return nil
 	}
-	tag, err := s.pool.Exec(ctx, replayInsertSQL, key, until, now)
+	tag, err := s.pool.Exec(ctx, insertSQL, key, until, now)
 	if err != nil {
-		return fmt.Errorf("dpop: replay store: %w", err)
+		return fmt.Errorf("pgreplay: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return CheckReplay
+		return dpop.CheckReplay
 	}
 	return nil
 }
 
 // Purge deletes expired rows, in batches, and returns how many it deleted.
-func (s *PostgresReplayStore) Purge(ctx context.Context) (int64, error) {
+func (s *Store) Purge(ctx context.Context) (int64, error) {
 	now := s.now()
 	var total int64
 	for {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM dpop_replay WHERE key IN (
 	SELECT key FROM dpop_replay WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, s.batch)
 		if err != nil {
-			return total, fmt.Errorf("dpop: replay purge: %w", err)
+			return total, fmt.Errorf("pgreplay: purge: %w", err)
 		}
 		total += tag.RowsAffected()
 		if tag.RowsAffected() < int64(s.batch) {
@@ -118,7 +122,7 @@ func (s *PostgresReplayStore) Purge(ctx context.Context) (int64, error) {
 }
 
 // backgroundPurge runs one Purge at a time, off the request path, at most once per interval.
-func (s *PostgresReplayStore) backgroundPurge(ctx context.Context, now time.Time) {
+func (s *Store) backgroundPurge(ctx context.Context, now time.Time) {
 	if !s.purgeGuard.CompareAndSwap(false, true) {
 		return
 	}
