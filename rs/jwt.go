@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -57,6 +58,10 @@ type JWTOptions struct {
 	CacheSize int
 	// Logger receives key-set events; nil means slog.Default().
 	Logger *slog.Logger
+	// DiscoveryTimeout is how long NewJWTVerifier keeps retrying the issuer's metadata and first key set
+	// (with backoff) before failing, so a resource server may start before its authorization server. Zero
+	// means 30 s; negative means one attempt.
+	DiscoveryTimeout time.Duration
 	// InsecureAllowHTTP allows an issuer and a JWKS URI over plain http on any host. Anyone on the network
 	// path could then substitute their own keys and forge tokens: it MUST NOT be used outside development
 	// and tests. (http to a loopback host is allowed without it.)
@@ -120,7 +125,25 @@ func NewJWTVerifier(ctx context.Context, issuer, resource string, opts *JWTOptio
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.JWKSURI == "" {
+	if o.DiscoveryTimeout == 0 {
+		o.DiscoveryTimeout = 30 * time.Second
+	}
+	var v *JWTVerifier
+	err = retryStartup(ctx, o.DiscoveryTimeout, o.Logger, issuer, func() error {
+		var err error
+		v, err = newJWTVerifier(ctx, issuer, res, algs, o)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// newJWTVerifier discovers the key set and fetches it once.
+func newJWTVerifier(ctx context.Context, issuer, res string, algs algSet, o JWTOptions) (*JWTVerifier, error) {
+	jwksURI := o.JWKSURI
+	if jwksURI == "" {
 		md, err := discover(ctx, o.HTTPClient, issuer)
 		if err != nil {
 			return nil, err
@@ -128,9 +151,9 @@ func NewJWTVerifier(ctx context.Context, issuer, resource string, opts *JWTOptio
 		if md.JWKSURI == "" {
 			return nil, fmt.Errorf("rs: the metadata of %s has no jwks_uri", issuer)
 		}
-		o.JWKSURI = md.JWKSURI
+		jwksURI = md.JWKSURI
 	}
-	if err := checkServerURL("jwks_uri", o.JWKSURI, false, o.InsecureAllowHTTP); err != nil {
+	if err := checkServerURL("jwks_uri", jwksURI, false, o.InsecureAllowHTTP); err != nil {
 		return nil, err
 	}
 	v := &JWTVerifier{
@@ -139,7 +162,7 @@ func NewJWTVerifier(ctx context.Context, issuer, resource string, opts *JWTOptio
 		cache: newTokenCache(o.CacheSize),
 	}
 	v.keys = &keySet{
-		uri: o.JWKSURI, client: o.HTTPClient, now: o.Now, log: o.Logger,
+		uri: jwksURI, client: o.HTTPClient, now: o.Now, log: o.Logger,
 		refreshInterval: o.KeySetRefreshInterval, maxAge: o.KeySetMaxAge,
 		onRemove: v.cache.clear,
 	}
@@ -147,6 +170,30 @@ func NewJWTVerifier(ctx context.Context, issuer, resource string, opts *JWTOptio
 		return nil, fmt.Errorf("rs: key set: %w", err)
 	}
 	return v, nil
+}
+
+// retryStartup calls try until it succeeds, ctx ends or timeout passes, backing off from 200 ms to 5 s.
+// Only network errors (the server is not up yet) are retried; a misconfiguration fails at once.
+func retryStartup(ctx context.Context, timeout time.Duration, log *slog.Logger, issuer string, try func() error) error {
+	if timeout < 0 {
+		return try()
+	}
+	deadline := time.Now().Add(timeout)
+	wait := 200 * time.Millisecond
+	for {
+		err := try()
+		var ne net.Error
+		if err == nil || !errors.As(err, &ne) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		log.Warn("rs: authorization server not reachable yet; retrying", "issuer", issuer, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // Resource implements Verifier.
