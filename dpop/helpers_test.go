@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/ddls/mcpauth/internal/testclock"
 	"sync"
 	"testing"
 	"time"
@@ -22,24 +23,9 @@ var testNow = time.Unix(1_700_000_000, 0)
 func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 // testClock is a settable clock for tests that move time.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type testClock = testclock.Clock
 
-func newTestClock(t time.Time) *testClock { return &testClock{t: t} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newTestClock(t time.Time) *testClock { return testclock.New(t) }
 
 // RSA key generation is slow (more so under -race), so the tests share a few keys.
 var (

@@ -13,9 +13,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"github.com/ddls/mcpauth/internal/testclock"
 	"net/url"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -112,27 +112,10 @@ func (h harness) env(t *testing.T, grace time.Duration) *env {
 }
 
 // Clock is a settable clock for store.Options.Now, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = testclock.Clock
 
 // NewClock returns a clock reading t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now reads the clock.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func NewClock(t time.Time) *Clock { return testclock.New(t) }
 
 // testSession is a session with fields of its own besides fosite's, as the authorization server's is.
 type testSession struct {
