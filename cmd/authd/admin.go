@@ -492,3 +492,44 @@ func cmdResources(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	return fmt.Errorf("unknown subcommand %q: authd resources create|list", verb)
 }
+
+func cmdConsents(ctx context.Context, args []string, stdout io.Writer) error {
+	verb, rest, err := sub(args, "consents")
+	if err != nil {
+		return err
+	}
+	if verb != "revoke" {
+		return fmt.Errorf("unknown subcommand %q: authd consents revoke", verb)
+	}
+	fs := newFlags("consents revoke", stdout)
+	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	username := fs.String("username", "", "user (required)")
+	clientID := fs.String("client", "", "client_id (required)")
+	resource := fs.String("resource", "", "resource URI (required)")
+	if err := parse(fs, rest); err != nil {
+		return err
+	}
+	if *username == "" || *clientID == "" || *resource == "" {
+		return errors.New("--username, --client and --resource are required")
+	}
+	canon, err := oauthuri.CanonicalResource(*resource)
+	if err != nil {
+		return fmt.Errorf("--resource: %v", err)
+	}
+	st, err := adminStore(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.GetUserByUsername(ctx, *username)
+	if err != nil {
+		return fmt.Errorf("no user %q", *username)
+	}
+	// Tokens already issued stay valid until they expire or are revoked (RFC 7009); the next authorization
+	// asks the user again.
+	if err := st.DeleteConsent(ctx, u.ID, *clientID, canon); err != nil {
+		return fmt.Errorf("no remembered consent of %s for %s on %s", *username, *clientID, canon)
+	}
+	fmt.Fprintf(stdout, "consent of %s for %s on %s revoked\n", *username, *clientID, canon)
+	return nil
+}

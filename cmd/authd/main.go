@@ -35,6 +35,7 @@ usage:
   authd orgs create|list|delete [flags]
   authd connections create|list|delete [flags]
   authd resources create|list [flags]
+  authd consents revoke [flags]  forget a user's remembered consent (they are asked again)
 
 Administration commands work on PostgreSQL (--database-url or DATABASE_URL); the in-memory store is
 configured with the bootstrap file (--bootstrap).
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdConnections(ctx, args[1:], stdout)
 	case "resources":
 		err = cmdResources(ctx, args[1:], stdout)
+	case "consents":
+		err = cmdConsents(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

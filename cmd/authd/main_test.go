@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ddls/mcpauth/as/store"
+	"github.com/ddls/mcpauth/as/store/postgres"
 	"github.com/ddls/mcpauth/internal/pgtest"
 )
 
@@ -241,6 +243,29 @@ func TestAdminCLI(t *testing.T) {
 	if code, _, errs := runCmd(t, "short\n", "users", "create", "--username", "dave"); code == 0 || !strings.Contains(errs, "8 characters") {
 		t.Errorf("short password accepted: %s", errs)
 	}
+
+	// consents revoke: the remembered consent goes, so the user is asked again.
+	st, err := postgres.Open(context.Background(), dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := st.GetUserByUsername(context.Background(), "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpsertConsent(context.Background(), store.Consent{UserID: carol.ID, ClientID: "svc", Resource: "http://localhost:8000/mcp", Scopes: []string{"mcp:tools"}, OrgID: "org_acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runCmd(t, "", "consents", "revoke", "--username", "carol", "--client", "svc", "--resource", "http://localhost:8000/mcp/"); code != 0 {
+		t.Fatalf("consents revoke: %s %s", out, errs)
+	}
+	if _, err := st.GetConsent(context.Background(), carol.ID, "svc", "http://localhost:8000/mcp"); err == nil {
+		t.Fatal("consent still remembered after revoke")
+	}
+	if code, _, _ := runCmd(t, "", "consents", "revoke", "--username", "carol", "--client", "svc", "--resource", "http://localhost:8000/mcp"); code == 0 {
+		t.Fatal("revoking a consent that does not exist succeeded")
+	}
+	st.Close()
 
 	// The server on this database issues tokens to the CLI-made client.
 	issuer, _ := startServe(t)
