@@ -29,8 +29,20 @@ type authorization struct {
 
 func (a *authorization) hasPrompt(p string) bool { return slices.Contains(a.prompt, p) }
 
+// absentState stands in for a missing state. OAuth 2.1 §4.1.1 makes state optional when PKCE is used (and
+// mcpauth requires PKCE of everyone), but fosite refuses any state shorter than 8 characters, absent
+// included, whatever its configuration says. The placeholder never leaves the server: it is removed from
+// every redirect.
+const absentState = "mcpauth.absent-state"
+
 // parseAuthorization validates everything that does not depend on the user.
 func (s *Server) parseAuthorization(ctx context.Context, r *http.Request) (*authorization, error) {
+	if err := r.ParseForm(); err != nil {
+		return &authorization{}, errInvalidRequest("The authorization request is malformed.")
+	}
+	if r.Form.Get("state") == "" {
+		r.Form.Set("state", absentState)
+	}
 	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		return &authorization{ar: ar}, err
@@ -90,7 +102,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.writeAuthorizeError(w, r, a.ar, err)
 		return
 	}
-	query := a.ar.GetRequestForm().Encode()
+	form := cloneValues(a.ar.GetRequestForm())
+	if form.Get("state") == absentState {
+		form.Del("state") // re-parsing puts it back
+	}
+	query := form.Encode()
 	user, bs := s.currentUser(r)
 	needLogin := user == nil || a.hasPrompt("login") ||
 		(a.maxAge >= 0 && s.now().Sub(bs.AuthTime) > a.maxAge)
@@ -100,8 +116,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// After login the request comes back without prompt=login, or it would loop.
-		back := a.ar.GetRequestForm()
-		back = cloneValues(back)
+		back := cloneValues(form)
 		if p := slices.DeleteFunc(slices.Clone(a.prompt), func(v string) bool { return v == "login" }); len(p) > 0 {
 			back.Set("prompt", strings.Join(p, " "))
 		} else {
@@ -196,6 +211,9 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authorizat
 		s.writeAuthorizeError(w, r, a.ar, err)
 		return
 	}
+	if a.ar.GetState() == absentState {
+		resp.GetParameters().Del("state")
+	}
 	resp.AddParameter("iss", s.issuer) // RFC 9207 §2
 	s.provider.WriteAuthorizeResponse(r.Context(), w, a.ar, resp)
 }
@@ -218,7 +236,7 @@ func (s *Server) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar 
 	if d := rfc.GetDescription(); d != "" {
 		q.Set("error_description", d)
 	}
-	if st := ar.GetState(); st != "" {
+	if st := ar.GetState(); st != "" && st != absentState {
 		q.Set("state", st)
 	}
 	q.Set("iss", s.issuer) // RFC 9207 §2: error responses too

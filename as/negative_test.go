@@ -423,3 +423,18 @@ func TestIntrospectionRefusals(t *testing.T) {
 		t.Errorf("another client's refresh token described: %v", b)
 	}
 }
+
+// TestStateOptional: OAuth 2.1 §4.1.1 makes state optional when PKCE is used; MCP clients (the TypeScript
+// SDK without provider.state()) send none. The code still comes back, with iss.
+func TestStateOptional(t *testing.T) {
+	e := newEnv(t, storeKinds[0].open, envOptions{})
+	b := e.browser()
+	q := authorizeQuery("v-0123456789012345678901234567890123456789")
+	q.Del("state")
+	b.get(e.issuer + "/authorize?" + q.Encode())
+	b.login("alice", alicePW)
+	b.consent("allow", nil)
+	if b.final == nil || b.final.Query().Get("code") == "" || b.final.Query().Get("iss") != e.issuer || b.final.Query().Has("state") {
+		t.Fatalf("authorization without state: %v (status %d %.200s)", b.final, b.status, b.body)
+	}
+}
