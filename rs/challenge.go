@@ -24,11 +24,15 @@ type challenges struct {
 // parameter MUST be included" when the metadata URL is used in the challenge), DPoP with algs (RFC 9449
 // §7.1). The error attributes go on the challenge of the scheme the client used: they describe its
 // credentials (RFC 6750 §3). A request without a token gets no error attributes (RFC 6750 §3.1).
+// insufficient_scope is the exception: the token was good and scope names what the operation needs whatever
+// the scheme, so every challenge carries it (clients such as the MCP Go SDK read the step-up scope from the
+// Bearer challenge only, even for a DPoP request).
 func (c *challenges) header(scheme string, e *Error) string {
 	var b strings.Builder
 	b.Grow(256)
-	errOnBearer := e.Code != "" && c.bearer && (scheme == schemeBearer || scheme == "")
-	errOnDPoP := e.Code != "" && (scheme == schemeDPoP || scheme == "" || scheme == schemeBearer && !c.bearer)
+	stepUp := e.Code == CodeInsufficientScope
+	errOnBearer := e.Code != "" && c.bearer && (scheme == schemeBearer || scheme == "" || stepUp)
+	errOnDPoP := e.Code != "" && (scheme == schemeDPoP || scheme == "" || scheme == schemeBearer && !c.bearer || stepUp)
 	if c.bearer {
 		b.WriteString("Bearer ")
 		writeParam(&b, "resource_metadata", c.metadataURL, true)

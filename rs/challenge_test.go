@@ -69,7 +69,9 @@ end`},
 					switch {
 					case e.Code == "" && withErr != 0:
 						t.Errorf("%q: error attributes for a request without token", hdr)
-					case e.Code != "" && scheme != "" && withErr != 1:
+					case e.Code == CodeInsufficientScope && withErr != n:
+						t.Errorf("%q: insufficient_scope on %d challenges, want all (step-up scope for any scheme)", hdr, withErr)
+					case e.Code != "" && e.Code != CodeInsufficientScope && scheme != "" && withErr != 1:
 						t.Errorf("%q: error attributes on %d challenges, want the one of %s", hdr, withErr, scheme)
 					case e.Code != "" && scheme == "" && withErr != n:
 						t.Errorf("%q: error attributes on %d challenges, want all", hdr, withErr)
@@ -100,7 +102,7 @@ func TestChallengeExact(t *testing.T) {
 		{schemeBearer, errInvalidToken("x", "The access token has expired.", nil),
 			`Bearer resource_metadata="https://rs/.well-known/oauth-protected-resource/api", error="invalid_token", error_description="The access token has expired.", DPoP algs="ES256 EdDSA", resource_metadata="https://rs/.well-known/oauth-protected-resource/api"`},
 		{schemeDPoP, InsufficientScope("mcp:admin"),
-			`Bearer resource_metadata="https://rs/.well-known/oauth-protected-resource/api", DPoP algs="ES256 EdDSA", resource_metadata="https://rs/.well-known/oauth-protected-resource/api", error="insufficient_scope", error_description="The access token does not grant the scope this operation requires.", scope="mcp:admin"`},
+			`Bearer resource_metadata="https://rs/.well-known/oauth-protected-resource/api", error="insufficient_scope", error_description="The access token does not grant the scope this operation requires.", scope="mcp:admin", DPoP algs="ES256 EdDSA", resource_metadata="https://rs/.well-known/oauth-protected-resource/api", error="insufficient_scope", error_description="The access token does not grant the scope this operation requires.", scope="mcp:admin"`},
 	} {
 		if got := ch.header(tc.scheme, tc.e); got != tc.want {
 			t.Errorf("header(%q, %s):\n got %s\nwant %s", tc.scheme, tc.e.Code, got, tc.want)

@@ -100,7 +100,7 @@ func ExampleNew() {
 	// Output:
 	// 401 Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", DPoP algs="ES256 RS256 PS256 EdDSA", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp"
 	// 200
-	// 403 Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", error_description="The access token does not grant the scope this operation requires.", scope="mcp:admin", DPoP algs="ES256 RS256 PS256 EdDSA", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp"
+	// 403 Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", error_description="The access token does not grant the scope this operation requires.", scope="mcp:admin", DPoP algs="ES256 RS256 PS256 EdDSA", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", error="insufficient_scope", error_description="The access token does not grant the scope this operation requires.", scope="mcp:admin"
 }
 
 func ExamplePrincipalFrom() {

@@ -130,7 +130,8 @@ func checkRefusal(t *testing.T, e *mwEnv, rec *httptest.ResponseRecorder, w want
 			t.Errorf("DPoP algs %q", c.Params["algs"])
 		}
 		wantErr, wantScope := "", ""
-		if c.Scheme == w.scheme || w.scheme == "*" {
+		// insufficient_scope goes on every challenge: the step-up scope holds whatever the scheme.
+		if c.Scheme == w.scheme || w.scheme == "*" || w.code == CodeInsufficientScope {
 			wantErr, wantScope = w.code, w.scope
 		}
 		if c.Params["error"] != wantErr {
