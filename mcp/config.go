@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ddls/mcpauth/internal/yamlconf"
 	"io"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -35,44 +35,12 @@ type Config struct {
 	Upstreams []Upstream
 }
 
-// ConfigProblem is one thing wrong with a configuration file.
-type ConfigProblem struct {
-	File    string
-	Line    int    // 1-based; 0 when unknown
-	Path    string // e.g. upstreams[0].tools.echo.scopes[1]
-	Message string
-}
+// ConfigProblem is one problem of a configuration file, formatted `file:line: path: problem`.
+type ConfigProblem = yamlconf.Problem
 
-func (p ConfigProblem) String() string {
-	var b strings.Builder
-	if p.File != "" {
-		b.WriteString(p.File)
-		if p.Line > 0 {
-			fmt.Fprintf(&b, ":%d", p.Line)
-		}
-		b.WriteString(": ")
-	}
-	if p.Path != "" {
-		b.WriteString(p.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Message)
-	return b.String()
-}
-
-// ConfigError lists every problem of a configuration file, in file order, one per line as
-// `file:line: path: problem`. Messages never contain secrets.
-type ConfigError struct {
-	Problems []ConfigProblem
-}
-
-func (e *ConfigError) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
+// ConfigError lists every problem of a configuration file, in file order, one per line. Messages never
+// contain secrets.
+type ConfigError = yamlconf.Error
 
 // LoadConfig reads and parses the configuration file at path; see ParseConfig.
 func LoadConfig(path string) (*Config, error) {

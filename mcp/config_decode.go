@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"fmt"
+	"github.com/ddls/mcpauth/internal/yamlconf"
 	"net/http"
 	"net/url"
 	"sort"
@@ -130,39 +131,7 @@ func suggestKey(key string, fs cfields) string {
 	for name := range fs {
 		known = append(known, name)
 	}
-	sort.Strings(known)
-	best, bestDist := "", 3
-	if len(key) <= 64 {
-		for _, name := range known {
-			if dist := editDistance(strings.ToLower(key), name); dist < bestDist {
-				best, bestDist = name, dist
-			}
-		}
-	}
-	if best != "" {
-		return " (did you mean " + best + "?)"
-	}
-	return " (known keys: " + strings.Join(known, ", ") + ")"
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return yamlconf.SuggestKey(key, known)
 }
 
 func (d *cdecoder) list(n *yaml.Node, path string, item func(n *yaml.Node, path string)) {

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ddls/mcpauth/internal/yamlconf"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -156,40 +156,7 @@ func suggest(key string, fs fields) string {
 	for name := range fs {
 		names = append(names, name)
 	}
-	sort.Strings(names)
-	best, bestDist := "", 3
-	for _, name := range names {
-		if dist := editDistance(strings.ToLower(key), name); dist < bestDist {
-			best, bestDist = name, dist
-		}
-	}
-	if best == "" {
-		return " (known keys: " + strings.Join(names, ", ") + ")"
-	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return yamlconf.SuggestKey(key, names)
 }
 
 // list calls item for every element of a sequence; null is an empty list.

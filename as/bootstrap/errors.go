@@ -2,52 +2,17 @@ package bootstrap
 
 import (
 	"fmt"
+	"github.com/ddls/mcpauth/internal/yamlconf"
 	"sort"
 	"strings"
 )
 
-// Problem is one thing wrong with a bootstrap file.
-type Problem struct {
-	File    string
-	Line    int    // 1-based; 0 when unknown
-	Path    string // e.g. clients[1].redirect_uris[0]; empty for the whole file
-	Message string
-}
+// Problem is one thing wrong with a bootstrap file; String formats it as `file:line: path: message`.
+type Problem = yamlconf.Problem
 
-// String formats the problem as `file:line: path: message`, leaving out the parts that are unknown.
-func (p Problem) String() string {
-	var b strings.Builder
-	if p.File != "" {
-		b.WriteString(p.File)
-		if p.Line > 0 {
-			fmt.Fprintf(&b, ":%d", p.Line)
-		}
-		b.WriteString(": ")
-	} else if p.Line > 0 {
-		fmt.Fprintf(&b, "line %d: ", p.Line)
-	}
-	if p.Path != "" {
-		b.WriteString(p.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Message)
-	return b.String()
-}
-
-// Error lists every problem found in a bootstrap file, in file order. Messages never contain passwords,
-// secrets or their hashes.
-type Error struct {
-	Problems []Problem
-}
-
-// Error returns one problem per line.
-func (e *Error) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return strings.Join(lines, "\n")
-}
+// Error lists every problem found in a bootstrap file, in file order, one per line. Messages never contain
+// passwords, secrets or their hashes.
+type Error = yamlconf.Error
 
 // problems collects Problems against a file, using its recorded lines.
 type problems struct {
