@@ -23,6 +23,20 @@ func StaticToken(token string) func(*http.Request) (string, error) {
 	return func(*http.Request) (string, error) { return token, nil }
 }
 
+// TokenFromBearerHeader returns a Transport.Token function that takes the token from an
+// "Authorization: Bearer <token>" header the caller set, so a client library that only knows Bearer (the MCP
+// Go SDK's transports, x/oauth2's Transport) sends it as "Authorization: DPoP <token>" with a bound proof
+// (RFC 9449 §7.1). Requests without such a header get a proof without ath.
+func TokenFromBearerHeader() func(*http.Request) (string, error) {
+	return func(r *http.Request) (string, error) {
+		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", nil
+		}
+		return strings.TrimSpace(tok), nil
+	}
+}
+
 // Transport is an http.RoundTripper that adds a DPoP proof to every request (RFC 9449 §4, §7.1).
 //
 // With Token set, it sends the token as "Authorization: DPoP <token>" and binds the proof to it (ath).

@@ -354,3 +354,22 @@ func TestOriginOf(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenFromBearerHeader(t *testing.T) {
+	f := TokenFromBearerHeader()
+	for hdr, want := range map[string]string{
+		"Bearer abc":  "abc",
+		"bearer  abc": "abc",
+		"DPoP abc":    "", // already DPoP: not a Bearer token to upgrade
+		"Basic eA==":  "",
+		"":            "",
+	} {
+		r, _ := http.NewRequest(http.MethodGet, "https://rs.example/x", nil)
+		if hdr != "" {
+			r.Header.Set("Authorization", hdr)
+		}
+		if got, err := f(r); err != nil || got != want {
+			t.Errorf("%q: got %q, %v; want %q", hdr, got, err, want)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,12 +148,7 @@ func TestStepUpWithGoSDK(t *testing.T) {
 // "Authorization: DPoP <token>" with a proof bound to it (RFC 9449 §7.1). Requests without a token (the
 // token endpoint, metadata) get a proof without ath (§5).
 func dpopUpgrade(key *dpop.Key) http.RoundTripper {
-	return &dpop.Transport{Key: key, Token: func(r *http.Request) (string, error) {
-		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			return tok, nil
-		}
-		return "", nil
-	}}
+	return &dpop.Transport{Key: key, Token: dpop.TokenFromBearerHeader()}
 }
 
 func addAdminTool(s *mcp.Server) {
