@@ -2,6 +2,7 @@ package as_test
 
 import (
 	"context"
+	"github.com/ddls/mcpauth/internal/webtest"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/net/html"
 
 	"github.com/ddls/mcpauth/as"
 	"github.com/ddls/mcpauth/as/password"
@@ -201,38 +201,10 @@ func (b *browser) post(u string, form url.Values) *http.Response {
 // formFields returns the named inputs of the page's form and its action (hidden and preset values).
 func formFields(t testing.TB, page string) (action string, fields url.Values) {
 	t.Helper()
-	doc, err := html.Parse(strings.NewReader(page))
+	action, fields, err := webtest.FormFields(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields = url.Values{}
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			attr := map[string]string{}
-			for _, a := range n.Attr {
-				attr[a.Key] = a.Val
-			}
-			_, checked := attr["checked"]
-			switch {
-			case n.Data == "form":
-				action = attr["action"]
-			case n.Data == "input" && attr["name"] != "":
-				switch attr["type"] {
-				case "checkbox", "radio":
-					if checked {
-						fields.Add(attr["name"], attr["value"])
-					}
-				default:
-					fields.Add(attr["name"], attr["value"])
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
 	return action, fields
 }
 

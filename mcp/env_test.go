@@ -3,6 +3,7 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/ddls/mcpauth/internal/webtest"
 	"io"
 	"log/slog"
 	"net"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
@@ -400,37 +400,9 @@ func (b *browser) authorize(authURL, user, pw string) *url.URL {
 
 func formFields(t testing.TB, page string) (action string, fields url.Values) {
 	t.Helper()
-	doc, err := html.Parse(strings.NewReader(page))
+	action, fields, err := webtest.FormFields(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields = url.Values{}
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			attr := map[string]string{}
-			for _, a := range n.Attr {
-				attr[a.Key] = a.Val
-			}
-			_, checked := attr["checked"]
-			switch {
-			case n.Data == "form":
-				action = attr["action"]
-			case n.Data == "input" && attr["name"] != "":
-				switch attr["type"] {
-				case "checkbox", "radio":
-					if checked {
-						fields.Add(attr["name"], attr["value"])
-					}
-				default:
-					fields.Add(attr["name"], attr["value"])
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
 	return action, fields
 }
