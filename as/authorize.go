@@ -221,7 +221,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a *authorizat
 // writeAuthorizeError redirects the error to the client when the redirect URI is known to be the client's,
 // and shows an error page otherwise: RFC 6749 §4.1.2.1 forbids redirecting to an unverified URI.
 func (s *Server) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
-	rfc := fosite.ErrorToRFC6749Error(err)
+	rfc := fosite.ErrorToRFC6749Error(unavailableOr(err))
 	if rfc.CodeField >= 500 {
 		s.log.ErrorContext(r.Context(), "authorization failure", "err", rfc.Cause(), "debug", rfc.DebugField)
 	}

@@ -1,7 +1,6 @@
 package as
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -23,6 +22,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	client, err := s.provider.AuthenticateClient(ctx, r, r.PostForm)
 	if err != nil {
+		if storeUnavailable(err) {
+			s.writeIntrospectError(w, unavailableOr(err))
+			return
+		}
 		// RFC 6749 §5.2: missing, unknown or failed client authentication is invalid_client.
 		s.writeIntrospectError(w, fosite.ErrInvalidClient.WithWrap(err))
 		return
@@ -92,9 +95,12 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 func (s *Server) writeIntrospectError(w http.ResponseWriter, err error) {
 	rfc := fosite.ErrorToRFC6749Error(err)
 	status := rfc.CodeField
-	if errors.Is(err, fosite.ErrInvalidClient) || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+	switch rfc.ErrorField {
+	case fosite.ErrInvalidClient.ErrorField:
 		status = http.StatusUnauthorized // RFC 6749 §5.2
 		w.Header().Set("WWW-Authenticate", `Basic realm="mcpauth"`)
+	case fosite.ErrTemporarilyUnavailable.ErrorField:
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, map[string]string{"error": rfc.ErrorField, "error_description": rfc.GetDescription()})
 }
@@ -108,6 +114,13 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	// RFC 7009 §2.1: the client authenticates; fosite checks the token belongs to it and revokes the whole
 	// grant for a refresh token, the access token's grant family for an access token.
 	err := s.provider.NewRevocationRequest(ctx, r)
+	if storeUnavailable(err) {
+		// RFC 7009 §2.2.1: "503 … temporarily unable"; fosite's writer would answer 200 or invalid_client.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": fosite.ErrTemporarilyUnavailable.GetDescription()})
+		return
+	}
 	if err != nil {
 		err = normalizeClientAuthError(r, err)
 	}

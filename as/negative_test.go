@@ -5,14 +5,19 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/ddls/mcpauth/as/store"
 )
 
 func s256(v string) string {
@@ -437,4 +442,56 @@ func TestStateOptional(t *testing.T) {
 	if b.final == nil || b.final.Query().Get("code") == "" || b.final.Query().Get("iss") != e.issuer || b.final.Query().Has("state") {
 		t.Fatalf("authorization without state: %v (status %d %.200s)", b.final, b.status, b.body)
 	}
+}
+
+// downStore is a store whose database just went away: every client lookup fails as unavailable.
+type downStore struct{ store.Store }
+
+func (d downStore) GetClient(context.Context, string) (fosite.Client, error) {
+	return nil, fmt.Errorf("postgres: get client: %w: dial tcp: connection refused", store.ErrUnavailable)
+}
+
+// TestStoreDownIsTemporarilyUnavailable: with the database unreachable, token, introspection and revocation
+// answer 503 temporarily_unavailable (try again), never invalid_client (your credentials are wrong).
+func TestStoreDownIsTemporarilyUnavailable(t *testing.T) {
+	var down bool
+	e := newEnv(t, func(tb testing.TB, o store.Options) (store.Store, *pgxpool.Pool) {
+		st, pool := storeKinds[0].open(tb, o)
+		return switchStore{Store: st, down: &down}, pool
+	}, envOptions{})
+	down = true
+	for _, path := range []string{"/token", "/introspect", "/revoke"} {
+		form := url.Values{"grant_type": {"client_credentials"}, "resource": {mcpResource}, "token": {"x"}}
+		req, _ := http.NewRequest(http.MethodPost, e.issuer+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("svc-reporter", svcSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" {
+			t.Errorf("%s with the store down: %d %v, want 503 temporarily_unavailable", path, resp.StatusCode, body)
+		}
+	}
+	// An unknown client while the store is up is still invalid_client.
+	down = false
+	if status, body, _ := tokenPost(t, e, url.Values{"grant_type": {"client_credentials"}, "resource": {mcpResource}}, "nobody", "x"); status != 401 || body["error"] != "invalid_client" {
+		t.Fatalf("unknown client: %d %v", status, body)
+	}
+}
+
+// switchStore fails client lookups as unavailable while *down is true.
+type switchStore struct {
+	store.Store
+	down *bool
+}
+
+func (s switchStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if *s.down {
+		return downStore{}.GetClient(ctx, id)
+	}
+	return s.Store.GetClient(ctx, id)
 }

@@ -194,7 +194,10 @@ func nonNil(s []string) []string {
 }
 
 func (s *Server) writeTokenError(ctx context.Context, w http.ResponseWriter, grant string, ar fosite.AccessRequester, err error) {
-	rfc := fosite.ErrorToRFC6749Error(err)
+	rfc := fosite.ErrorToRFC6749Error(unavailableOr(err))
+	if rfc.CodeField == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 	if rfc.CodeField >= 500 {
 		s.log.ErrorContext(ctx, "token endpoint failure", "grant_type", grant, "err", rfc.Cause(), "debug", rfc.DebugField)
 	} else {

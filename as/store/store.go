@@ -14,6 +14,11 @@ import (
 // ErrConflict is returned when a record that must be unique already exists.
 var ErrConflict = errors.New("store: already exists")
 
+// ErrUnavailable marks errors that say the store cannot be reached right now (connection refused, the
+// database restarting or out of connections), as opposed to a missing or conflicting record. Callers answer
+// with "try again later" (503) rather than blaming the request.
+var ErrUnavailable = errors.New("store: unavailable")
+
 // ErrCodeAlreadyUsed is returned by InvalidateAuthorizeCodeSession when the code was already redeemed, for
 // example by a concurrent request: exactly one redemption may win (RFC 6749 §4.1.2).
 var ErrCodeAlreadyUsed = errors.New("store: authorization code already used")

@@ -181,12 +181,18 @@ func translate(op string, err error) error {
 		case codeCharacterNotInRepertoire, codeUntranslatableCharacter:
 			return fmt.Errorf("postgres: %s: a text value is not valid UTF-8 or contains NUL", op)
 		}
+		// Class 08 (connection exception), 53 (insufficient resources), 57P01-03 (shutting down, cannot
+		// connect now): the database is not serving, the request is not at fault.
+		if strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "53") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" {
+			return fmt.Errorf("postgres: %s: SQLSTATE %s: %w", op, pe.Code, store.ErrUnavailable)
+		}
 		if pe.ConstraintName != "" {
 			return fmt.Errorf("postgres: %s: SQLSTATE %s (constraint %s)", op, pe.Code, pe.ConstraintName)
 		}
 		return fmt.Errorf("postgres: %s: SQLSTATE %s", op, pe.Code)
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	// Not an answer from PostgreSQL at all: no connection, a timeout, a closed pool.
+	return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrUnavailable, err)
 }
 
 func pgCode(err error) string {
