@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/ddls/mcpauth/internal/cli"
 	"io"
 	"slices"
 	"strings"
@@ -50,13 +51,13 @@ func cmdKeys(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("unknown subcommand %q: authd keys rotate", verb)
 	}
 	fs := newFlags("keys rotate", stdout)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	dbURL := fs.String("database-url", cli.EnvOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
 	lead := fs.Duration("lead", 15*time.Minute, "how long the key is published before it signs (longer than resource servers cache the JWKS)")
-	alg := fs.String("signing-alg", envOr("AUTHD_SIGNING_ALG", as.AlgES256), "algorithm of the new key")
+	alg := fs.String("signing-alg", cli.EnvOr("AUTHD_SIGNING_ALG", as.AlgES256), "algorithm of the new key")
 	if err := parse(fs, rest); err != nil {
 		return err
 	}
-	kek, err := as.ParseKEK(envOr("AUTHD_KEK", ""))
+	kek, err := as.ParseKEK(cli.EnvOr("AUTHD_KEK", ""))
 	if err != nil {
 		return fmt.Errorf("AUTHD_KEK: %w", err)
 	}
@@ -85,7 +86,7 @@ func cmdClients(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlags("clients "+verb, stdout)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	dbURL := fs.String("database-url", cli.EnvOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
 	switch verb {
 	case "create":
 		var c store.Client
@@ -246,7 +247,7 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		return err
 	}
 	fs := newFlags("users "+verb, stdout)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	dbURL := fs.String("database-url", cli.EnvOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
 	switch verb {
 	case "create":
 		username := fs.String("username", "", "username (required)")
@@ -325,7 +326,7 @@ func cmdOrgs(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlags("orgs "+verb, stdout)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	dbURL := fs.String("database-url", cli.EnvOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
 	id := fs.String("id", "", "organization id")
 	name := fs.String("name", "", "organization name (create)")
 	if err := parse(fs, rest); err != nil {
@@ -376,7 +377,7 @@ func cmdConnections(ctx context.Context, args []string, stdout io.Writer) error 
 		return err
 	}
 	fs := newFlags("connections "+verb, stdout)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	dbURL := fs.String("database-url", cli.EnvOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
 	var c store.Connection
 	var resources, contract strs
 	fs.StringVar(&c.ID, "id", "", "connection id, e.g. conn_github")
@@ -438,7 +439,7 @@ func cmdResources(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := newFlags("resources "+verb, stdout)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	dbURL := fs.String("database-url", cli.EnvOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
 	var r store.Resource
 	var scopes strs
 	fs.StringVar(&r.URI, "uri", "", "resource URI (the token audience)")
@@ -502,7 +503,7 @@ func cmdConsents(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("unknown subcommand %q: authd consents revoke", verb)
 	}
 	fs := newFlags("consents revoke", stdout)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	dbURL := fs.String("database-url", cli.EnvOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
 	username := fs.String("username", "", "user (required)")
 	clientID := fs.String("client", "", "client_id (required)")
 	resource := fs.String("resource", "", "resource URI (required)")

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/ddls/mcpauth/internal/cli"
 	"io"
 	"log/slog"
 	"net"
@@ -35,21 +36,21 @@ type serveConfig struct {
 func serveFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c := &serveConfig{}
 	fs := newFlags("serve", stderr)
-	fs.StringVar(&c.addr, "addr", envOr("AUTHD_ADDR", "127.0.0.1:9000"), "listen address (AUTHD_ADDR)")
-	fs.StringVar(&c.issuer, "issuer", envOr("AUTHD_ISSUER", "http://localhost:9000"), "issuer URL; https unless loopback (AUTHD_ISSUER)")
-	fs.StringVar(&c.databaseURL, "database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL; empty: in-memory store (DATABASE_URL)")
-	fs.StringVar(&c.bootstrap, "bootstrap", envOr("AUTHD_BOOTSTRAP", ""), "bootstrap file (YAML or JSON) applied at start (AUTHD_BOOTSTRAP)")
-	fs.BoolVar(&c.noMigrate, "no-migrate", envBool("AUTHD_NO_MIGRATE"), "do not apply migrations at start (AUTHD_NO_MIGRATE)")
-	fs.BoolVar(&c.insecureHTTP, "insecure-http-issuer", envBool("AUTHD_INSECURE_HTTP_ISSUER"), "allow an http issuer on a non-loopback host; MUST NOT be used in production (AUTHD_INSECURE_HTTP_ISSUER)")
-	fs.BoolVar(&c.dpopNonces, "dpop-nonces", envBool("AUTHD_DPOP_NONCES"), "require server nonces in DPoP proofs at the token endpoint, RFC 9449 §8 (AUTHD_DPOP_NONCES)")
-	fs.DurationVar(&c.grace, "refresh-grace", envDuration("AUTHD_REFRESH_GRACE", 10*time.Second), "how long a rotated refresh token may be retried (AUTHD_REFRESH_GRACE)")
-	fs.DurationVar(&c.accessTTL, "access-token-ttl", envDuration("AUTHD_ACCESS_TOKEN_TTL", 10*time.Minute), "default access-token lifetime (AUTHD_ACCESS_TOKEN_TTL)")
-	fs.StringVar(&c.signingAlg, "signing-alg", envOr("AUTHD_SIGNING_ALG", as.AlgES256), "access-token algorithm: ES256, EdDSA or RS256 (AUTHD_SIGNING_ALG)")
-	fs.StringVar(&c.defaultResource, "default-resource", envOr("AUTHD_DEFAULT_RESOURCE", ""), "resource used when a request names none and the client has several (AUTHD_DEFAULT_RESOURCE)")
-	fs.StringVar(&c.tlsCert, "tls-cert", envOr("AUTHD_TLS_CERT", ""), "TLS certificate file (AUTHD_TLS_CERT)")
-	fs.StringVar(&c.tlsKey, "tls-key", envOr("AUTHD_TLS_KEY", ""), "TLS key file (AUTHD_TLS_KEY)")
-	fs.StringVar(&c.logFormat, "log-format", envOr("AUTHD_LOG_FORMAT", "json"), "log format: json or text (AUTHD_LOG_FORMAT)")
-	fs.StringVar(&c.logLevel, "log-level", envOr("AUTHD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (AUTHD_LOG_LEVEL)")
+	fs.StringVar(&c.addr, "addr", cli.EnvOr("AUTHD_ADDR", "127.0.0.1:9000"), "listen address (AUTHD_ADDR)")
+	fs.StringVar(&c.issuer, "issuer", cli.EnvOr("AUTHD_ISSUER", "http://localhost:9000"), "issuer URL; https unless loopback (AUTHD_ISSUER)")
+	fs.StringVar(&c.databaseURL, "database-url", cli.EnvOr("DATABASE_URL", ""), "PostgreSQL URL; empty: in-memory store (DATABASE_URL)")
+	fs.StringVar(&c.bootstrap, "bootstrap", cli.EnvOr("AUTHD_BOOTSTRAP", ""), "bootstrap file (YAML or JSON) applied at start (AUTHD_BOOTSTRAP)")
+	fs.BoolVar(&c.noMigrate, "no-migrate", cli.EnvBool("AUTHD_NO_MIGRATE"), "do not apply migrations at start (AUTHD_NO_MIGRATE)")
+	fs.BoolVar(&c.insecureHTTP, "insecure-http-issuer", cli.EnvBool("AUTHD_INSECURE_HTTP_ISSUER"), "allow an http issuer on a non-loopback host; MUST NOT be used in production (AUTHD_INSECURE_HTTP_ISSUER)")
+	fs.BoolVar(&c.dpopNonces, "dpop-nonces", cli.EnvBool("AUTHD_DPOP_NONCES"), "require server nonces in DPoP proofs at the token endpoint, RFC 9449 §8 (AUTHD_DPOP_NONCES)")
+	fs.DurationVar(&c.grace, "refresh-grace", cli.EnvDuration("AUTHD_REFRESH_GRACE", 10*time.Second), "how long a rotated refresh token may be retried (AUTHD_REFRESH_GRACE)")
+	fs.DurationVar(&c.accessTTL, "access-token-ttl", cli.EnvDuration("AUTHD_ACCESS_TOKEN_TTL", 10*time.Minute), "default access-token lifetime (AUTHD_ACCESS_TOKEN_TTL)")
+	fs.StringVar(&c.signingAlg, "signing-alg", cli.EnvOr("AUTHD_SIGNING_ALG", as.AlgES256), "access-token algorithm: ES256, EdDSA or RS256 (AUTHD_SIGNING_ALG)")
+	fs.StringVar(&c.defaultResource, "default-resource", cli.EnvOr("AUTHD_DEFAULT_RESOURCE", ""), "resource used when a request names none and the client has several (AUTHD_DEFAULT_RESOURCE)")
+	fs.StringVar(&c.tlsCert, "tls-cert", cli.EnvOr("AUTHD_TLS_CERT", ""), "TLS certificate file (AUTHD_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "tls-key", cli.EnvOr("AUTHD_TLS_KEY", ""), "TLS key file (AUTHD_TLS_KEY)")
+	fs.StringVar(&c.logFormat, "log-format", cli.EnvOr("AUTHD_LOG_FORMAT", "json"), "log format: json or text (AUTHD_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", cli.EnvOr("AUTHD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (AUTHD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: authd serve [flags]\n\nThe key-encryption key comes from AUTHD_KEK (32 bytes, base64); it is required with PostgreSQL.\n\n")
 		fs.PrintDefaults()
@@ -58,21 +59,6 @@ func serveFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	o := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, o)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(w, o)), nil
-	}
-	return nil, fmt.Errorf("--log-format must be json or text, not %q", format)
 }
 
 // checkIssuer refuses an http issuer outside loopback unless explicitly allowed (OAuth 2.1 §1.5: TLS).
@@ -94,7 +80,7 @@ func openStore(ctx context.Context, c *serveConfig, log *slog.Logger) (store.Sto
 		log.Warn("NO DATABASE_URL: using the IN-MEMORY store. Everything (clients, users, tokens, signing keys) is lost on exit. Development and demos only.")
 		kek := make([]byte, 32)
 		_, _ = rand.Read(kek)
-		if v := envOr("AUTHD_KEK", ""); v != "" {
+		if v := cli.EnvOr("AUTHD_KEK", ""); v != "" {
 			k, err := as.ParseKEK(v)
 			if err != nil {
 				return nil, nil, fmt.Errorf("AUTHD_KEK: %w", err)
@@ -103,7 +89,7 @@ func openStore(ctx context.Context, c *serveConfig, log *slog.Logger) (store.Sto
 		}
 		return memory.New(opts), kek, nil
 	}
-	kekText := envOr("AUTHD_KEK", "")
+	kekText := cli.EnvOr("AUTHD_KEK", "")
 	if kekText == "" {
 		return nil, nil, errors.New("AUTHD_KEK is required with PostgreSQL: 32 random bytes, base64 (e.g. `openssl rand -base64 32`); every replica needs the same value")
 	}
@@ -137,7 +123,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, c.logFormat, c.logLevel)
+	log, err := cli.NewLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
 		return err
 	}
@@ -244,7 +230,7 @@ func purgeLoop(ctx context.Context, p interface {
 
 func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("migrate", stdout)
-	dbURL := fs.String("database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	dbURL := fs.String("database-url", cli.EnvOr("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

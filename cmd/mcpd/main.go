@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ddls/mcpauth/internal/cli"
 	"io"
 	"log/slog"
 	"net"
@@ -53,17 +54,17 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	f := &flags{}
 	fs := flag.NewFlagSet("mcpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.addr, "addr", envOr("MCPD_ADDR", "127.0.0.1:8000"), "listen address (MCPD_ADDR)")
-	fs.StringVar(&f.issuer, "issuer", envOr("MCPD_ISSUER", "http://localhost:9000"), "issuer of the access tokens: authd's URL (MCPD_ISSUER)")
-	fs.StringVar(&f.resource, "resource", envOr("MCPD_RESOURCE", "http://localhost:8000/mcp"), "canonical URI of this MCP server, the URL clients connect to and the tokens' audience; the MCP endpoint is its path (MCPD_RESOURCE)")
-	fs.StringVar(&f.configFile, "config", envOr("MCPD_CONFIG", ""), "configuration file: tool policies, upstreams, origins; see mcp/CONFIG.md (MCPD_CONFIG)")
-	fs.StringVar(&f.connectIssuer, "connect-issuer", envOr("MCPD_CONNECT_ISSUER", ""), "host:port to connect to for the issuer's host, e.g. authd:9000 inside docker compose, while the issuer stays http://localhost:9000 (MCPD_CONNECT_ISSUER)")
-	fs.BoolVar(&f.requireDPoP, "require-dpop", envBool("MCPD_REQUIRE_DPOP"), "accept DPoP-bound tokens only, RFC 9449 §7.2 (MCPD_REQUIRE_DPOP)")
-	fs.BoolVar(&f.insecureHTTPIssuer, "insecure-http-issuer", envBool("MCPD_INSECURE_HTTP_ISSUER"), "allow an http issuer on a non-loopback host; anyone on the path could forge tokens: MUST NOT be used in production (MCPD_INSECURE_HTTP_ISSUER)")
-	fs.DurationVar(&f.issuerWait, "issuer-wait", envDuration("MCPD_ISSUER_WAIT", time.Minute), "how long to wait at start for the issuer's metadata and keys (MCPD_ISSUER_WAIT)")
-	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", envDuration("MCPD_SHUTDOWN_GRACE", 5*time.Second), "how long requests in flight may finish at shutdown (MCPD_SHUTDOWN_GRACE)")
-	fs.StringVar(&f.logFormat, "log-format", envOr("MCPD_LOG_FORMAT", "json"), "log format: json or text (MCPD_LOG_FORMAT)")
-	fs.StringVar(&f.logLevel, "log-level", envOr("MCPD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (MCPD_LOG_LEVEL)")
+	fs.StringVar(&f.addr, "addr", cli.EnvOr("MCPD_ADDR", "127.0.0.1:8000"), "listen address (MCPD_ADDR)")
+	fs.StringVar(&f.issuer, "issuer", cli.EnvOr("MCPD_ISSUER", "http://localhost:9000"), "issuer of the access tokens: authd's URL (MCPD_ISSUER)")
+	fs.StringVar(&f.resource, "resource", cli.EnvOr("MCPD_RESOURCE", "http://localhost:8000/mcp"), "canonical URI of this MCP server, the URL clients connect to and the tokens' audience; the MCP endpoint is its path (MCPD_RESOURCE)")
+	fs.StringVar(&f.configFile, "config", cli.EnvOr("MCPD_CONFIG", ""), "configuration file: tool policies, upstreams, origins; see mcp/CONFIG.md (MCPD_CONFIG)")
+	fs.StringVar(&f.connectIssuer, "connect-issuer", cli.EnvOr("MCPD_CONNECT_ISSUER", ""), "host:port to connect to for the issuer's host, e.g. authd:9000 inside docker compose, while the issuer stays http://localhost:9000 (MCPD_CONNECT_ISSUER)")
+	fs.BoolVar(&f.requireDPoP, "require-dpop", cli.EnvBool("MCPD_REQUIRE_DPOP"), "accept DPoP-bound tokens only, RFC 9449 §7.2 (MCPD_REQUIRE_DPOP)")
+	fs.BoolVar(&f.insecureHTTPIssuer, "insecure-http-issuer", cli.EnvBool("MCPD_INSECURE_HTTP_ISSUER"), "allow an http issuer on a non-loopback host; anyone on the path could forge tokens: MUST NOT be used in production (MCPD_INSECURE_HTTP_ISSUER)")
+	fs.DurationVar(&f.issuerWait, "issuer-wait", cli.EnvDuration("MCPD_ISSUER_WAIT", time.Minute), "how long to wait at start for the issuer's metadata and keys (MCPD_ISSUER_WAIT)")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", cli.EnvDuration("MCPD_SHUTDOWN_GRACE", 5*time.Second), "how long requests in flight may finish at shutdown (MCPD_SHUTDOWN_GRACE)")
+	fs.StringVar(&f.logFormat, "log-format", cli.EnvOr("MCPD_LOG_FORMAT", "json"), "log format: json or text (MCPD_LOG_FORMAT)")
+	fs.StringVar(&f.logLevel, "log-level", cli.EnvOr("MCPD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (MCPD_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: mcpd [flags]\n\nAn MCP server and gateway protected by mcpauth's tokens.\n\n")
 		fs.PrintDefaults()
@@ -91,23 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	o := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, o)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(w, o)), nil
-	}
-	return nil, fmt.Errorf("--log-format must be json or text, not %q", format)
-}
-
 func serve(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
-	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	log, err := cli.NewLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
 		return err
 	}
@@ -245,28 +231,4 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
-}
-
-func envOr(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-func envBool(key string) bool {
-	switch strings.ToLower(os.Getenv(key)) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
-}
-
-func envDuration(key string, def time.Duration) time.Duration {
-	if v := os.Getenv(key); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
 }
