@@ -169,6 +169,21 @@ func (s *Server) handleLoginSubmit(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, ret, http.StatusSeeOther)
 }
 
+type logoutPage struct {
+	CSRF     string
+	Username string
+}
+
+// handleLogoutPage offers a sign-out button; signing out itself is a POST (a GET must not change state, or any
+// page could sign users out with an <img>).
+func (s *Server) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
+	page := logoutPage{CSRF: s.csrfToken(w, r)}
+	if u, _ := s.currentUser(r); u != nil {
+		page.Username = u.Username
+	}
+	s.render(w, http.StatusOK, "logout.html", page)
+}
+
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if err := parseForm(r); err != nil || s.checkCSRF(r) != nil {
 		s.renderError(w, http.StatusForbidden, "invalid_request", "The form expired or was not sent by this site.")

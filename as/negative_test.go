@@ -495,3 +495,30 @@ func (s switchStore) GetClient(ctx context.Context, id string) (fosite.Client, e
 	}
 	return s.Store.GetClient(ctx, id)
 }
+
+// TestLogout: GET /logout offers a button (no state change on GET); the POST ends the session, so the next
+// authorization asks for the password again; a POST without the CSRF token changes nothing.
+func TestLogout(t *testing.T) {
+	e := newEnv(t, storeKinds[0].open, envOptions{})
+	b := e.browser()
+	e.authorize(b, e.demoConfig(), oauth2.GenerateVerifier())
+	b.login("alice", alicePW)
+	b.get(e.issuer + "/logout")
+	if !strings.Contains(b.body, "Signed in as <strong>alice</strong>") {
+		t.Fatalf("logout page: %.300s", b.body)
+	}
+	action, f := formFields(t, b.body)
+	bad := url.Values{}
+	b.post(e.issuer+action, bad)
+	if b.status != http.StatusForbidden {
+		t.Fatalf("logout without CSRF token: %d", b.status)
+	}
+	b.post(e.issuer+action, f)
+	if b.status != http.StatusOK {
+		t.Fatalf("logout: %d", b.status)
+	}
+	e.authorize(b, e.demoConfig(), oauth2.GenerateVerifier())
+	if a, _ := formFields(t, b.body); a != "/login" {
+		t.Fatalf("after logout the next authorization did not ask for the password: %.200s", b.body)
+	}
+}

@@ -169,6 +169,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /login", s.instrument("login", s.handleLoginSubmit))
 	mux.Handle("GET /consent", s.instrument("consent", s.handleConsentPage))
 	mux.Handle("POST /consent", s.instrument("consent", s.handleConsentSubmit))
+	mux.Handle("GET /logout", s.instrument("logout", s.handleLogoutPage))
 	mux.Handle("POST /logout", s.instrument("logout", s.handleLogout))
 	mux.HandleFunc("GET /assets/style.css", s.handleStyle)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
