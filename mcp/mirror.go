@@ -129,31 +129,20 @@ func (u *upstream) syncTools(tools []*sdk.Tool) {
 		want[exposed] = &tc
 	}
 	u.mu.Lock()
-	var stale []string
-	for name := range u.tools {
-		if _, ok := want[name]; !ok {
-			stale = append(stale, name)
-		}
-	}
+	stale := staleKeys(u.tools, want)
 	u.mu.Unlock()
 	if len(stale) > 0 {
 		s.sdk.RemoveTools(stale...)
 		s.reg.remove(stale, nil, nil, nil)
 		s.release("tool", owner, stale...)
 		u.mu.Lock()
-		for _, n := range stale {
-			delete(u.tools, n)
-			delete(u.fps, "tool\x00"+n)
-		}
+		forget(u, "tool", u.tools, stale)
 		u.mu.Unlock()
 	}
 	for exposed, tc := range want {
 		orig := tc.Name[len(u.prefix):]
 		fp := fingerprint(tc)
-		u.mu.Lock()
-		same := u.fps["tool\x00"+exposed] == fp
-		u.mu.Unlock()
-		if same {
+		if u.unchanged("tool", exposed, fp) {
 			continue
 		}
 		if !s.claim("tool", exposed, owner) {
@@ -193,16 +182,8 @@ func (u *upstream) syncPrompts(prompts []*sdk.Prompt) {
 		}
 	}
 	u.mu.Lock()
-	var stale []string
-	for name := range u.prompts {
-		if _, ok := want[name]; !ok {
-			stale = append(stale, name)
-		}
-	}
-	for _, n := range stale {
-		delete(u.prompts, n)
-		delete(u.fps, "prompt\x00"+n)
-	}
+	stale := staleKeys(u.prompts, want)
+	forget(u, "prompt", u.prompts, stale)
 	u.mu.Unlock()
 	if len(stale) > 0 {
 		s.sdk.RemovePrompts(stale...)
@@ -212,10 +193,7 @@ func (u *upstream) syncPrompts(prompts []*sdk.Prompt) {
 	for exposed, pc := range want {
 		orig := pc.Name[len(u.prefix):]
 		fp := fingerprint(pc)
-		u.mu.Lock()
-		same := u.fps["prompt\x00"+exposed] == fp
-		u.mu.Unlock()
-		if same {
+		if u.unchanged("prompt", exposed, fp) {
 			continue
 		}
 		if !s.claim("prompt", exposed, owner) {
@@ -245,16 +223,8 @@ func (u *upstream) syncResources(res []*sdk.Resource) {
 		}
 	}
 	u.mu.Lock()
-	var stale []string
-	for uri := range u.resources {
-		if _, ok := want[uri]; !ok {
-			stale = append(stale, uri)
-		}
-	}
-	for _, n := range stale {
-		delete(u.resources, n)
-		delete(u.fps, "resource\x00"+n)
-	}
+	stale := staleKeys(u.resources, want)
+	forget(u, "resource", u.resources, stale)
 	u.mu.Unlock()
 	if len(stale) > 0 {
 		s.sdk.RemoveResources(stale...)
@@ -263,10 +233,7 @@ func (u *upstream) syncResources(res []*sdk.Resource) {
 	}
 	for uri, rc := range want {
 		fp := fingerprint(rc)
-		u.mu.Lock()
-		same := u.fps["resource\x00"+uri] == fp
-		u.mu.Unlock()
-		if same {
+		if u.unchanged("resource", uri, fp) {
 			continue
 		}
 		if !s.claim("resource", uri, owner) {
@@ -301,16 +268,8 @@ func (u *upstream) syncTemplates(tmpls []*sdk.ResourceTemplate) {
 		}
 	}
 	u.mu.Lock()
-	var stale []string
-	for tmpl := range u.templates {
-		if _, ok := want[tmpl]; !ok {
-			stale = append(stale, tmpl)
-		}
-	}
-	for _, n := range stale {
-		delete(u.templates, n)
-		delete(u.fps, "template\x00"+n)
-	}
+	stale := staleKeys(u.templates, want)
+	forget(u, "template", u.templates, stale)
 	u.mu.Unlock()
 	if len(stale) > 0 {
 		s.sdk.RemoveResourceTemplates(stale...)
@@ -319,10 +278,7 @@ func (u *upstream) syncTemplates(tmpls []*sdk.ResourceTemplate) {
 	}
 	for tmpl, tc := range want {
 		fp := fingerprint(tc)
-		u.mu.Lock()
-		same := u.fps["template\x00"+tmpl] == fp
-		u.mu.Unlock()
-		if same {
+		if u.unchanged("template", tmpl, fp) {
 			continue
 		}
 		if !s.claim("template", tmpl, owner) {
@@ -344,6 +300,32 @@ func (u *upstream) syncTemplates(tmpls []*sdk.ResourceTemplate) {
 }
 
 // guard runs f, turning a panic of the SDK (invalid template, schema) into an error.
+// staleKeys returns the names mirrored so far (have) that the upstream no longer lists (want).
+func staleKeys[H, W any](have map[string]H, want map[string]W) []string {
+	var stale []string
+	for name := range have {
+		if _, ok := want[name]; !ok {
+			stale = append(stale, name)
+		}
+	}
+	return stale
+}
+
+// forget drops names of kind from have and their fingerprints. The caller holds u.mu.
+func forget[H any](u *upstream, kind string, have map[string]H, names []string) {
+	for _, n := range names {
+		delete(have, n)
+		delete(u.fps, kind+"\x00"+n)
+	}
+}
+
+// unchanged reports whether name of kind is mirrored already with fingerprint fp.
+func (u *upstream) unchanged(kind, name, fp string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.fps[kind+"\x00"+name] == fp
+}
+
 func guard(f func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
